@@ -1,0 +1,49 @@
+# Two commands do all the set-up: `make demo` and `make test`. Both are idempotent.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.alignment-installed
+DEMO := data/demo
+DEMO_CONFIG := $(DEMO)/alignment.toml
+
+.PHONY: demo test install kernel bench bench-quick lint clean-demo
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name alignment --display-name "Python (alignment)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(DEMO_CONFIG): $(STAMP)
+	$(BIN)/alignment demo-data --out $(DEMO) --reports-dir reports
+
+$(DEMO)/model/model.json: $(DEMO_CONFIG)
+	$(BIN)/alignment fit --config $(DEMO_CONFIG)
+
+demo: $(DEMO)/model/model.json
+	$(BIN)/alignment report --config $(DEMO_CONFIG) --skip-existing
+	@echo ""
+	@echo "Demo history:   $(DEMO)/ (config: $(DEMO_CONFIG))"
+	@echo "Fitted scale:   $(DEMO)/model/ (model.json, points.csv)"
+	@echo "Monthly review: reports/ (open reports/index.html)"
+	@echo "Workshop:       $(BIN)/alignment workshop --config $(DEMO_CONFIG)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check alignment tests benchmarks
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.run --quick
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.run
+
+clean-demo:
+	rm -rf $(DEMO)

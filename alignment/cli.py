@@ -1,0 +1,181 @@
+"""The ``alignment`` command line: thin glue over the package's modules.
+
+Each command imports what it needs lazily (so ``alignment --help`` is instant)
+and every :class:`~alignment.exceptions.AlignmentError` becomes one line on
+stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from alignment.exceptions import AlignmentError
+
+EXIT_USER_ERROR = 1
+
+
+def user_errors(func):
+    """Turn an AlignmentError into one clear line and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AlignmentError as exc:
+            click.echo(f"error: {exc.one_line()}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing was written", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Workspace config (TOML or YAML). Default: ./alignment.toml.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="alignment")
+def cli() -> None:
+    """Get sales and marketing to agree on what a good lead is, and keep them to it."""
+
+
+# --- data in (issue: foundation) -------------------------------------------------------------
+
+
+@cli.command()
+@config_option
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--preset", type=click.Choice(["none", "hubspot", "salesforce"]), default=None,
+              help="Export header preset, for a bare export file.")
+@user_errors
+def validate(config_path: Path | None, path: Path | None, preset: str | None) -> None:
+    """Check a workspace config, or a bare export file, against the data contract."""
+    from alignment import validate as validate_module
+
+    ok = validate_module.run(config_path=config_path, path=path, preset=preset)
+    sys.exit(0 if ok else EXIT_USER_ERROR)
+
+
+@cli.command("demo-data")
+@click.option("--leads", "n_leads", type=click.IntRange(min=200), default=20_000, show_default=True)
+@click.option("--months", type=click.IntRange(min=6), default=24, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("data/demo"),
+              show_default=True)
+@click.option("--format", "file_format", type=click.Choice(["csv", "parquet"]), default=None,
+              help="Leads file format (default: csv up to 100k leads, parquet above).")
+@click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the written config sends monthly reports (default: OUT/reports).")
+@user_errors
+def demo_data(n_leads: int, months: int, seed: int, out: Path, file_format: str | None,
+              reports_dir: Path | None) -> None:
+    """Generate a realistic, seeded B2B CRM history and a ready config."""
+    from alignment import demo
+
+    demo.write_demo(out, n_leads=n_leads, months=months, seed=seed, file_format=file_format,
+                    reports_dir=reports_dir)
+
+
+# --- the scale (issue: fit) ------------------------------------------------------------------
+
+
+@cli.command()
+@config_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Model folder (default: the config's paths.model).")
+@user_errors
+def fit(config_path: Path | None, out: Path | None) -> None:
+    """Fit the points scale on closed deals and write a model folder."""
+    from alignment import model
+
+    model.run_fit(config_path=config_path, out=out)
+
+
+@cli.command()
+@click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+@user_errors
+def score(model_dir: Path, input_path: Path, out_path: Path, config_path: Path | None) -> None:
+    """Score new leads: score, sub-scores, grade, probability, top reasons."""
+    from alignment import model
+
+    model.run_score(model_dir=model_dir, input_path=input_path, out_path=out_path, config_path=config_path)
+
+
+# --- the workshop and the agreement (issue: workshop) ----------------------------------------
+
+
+@cli.command()
+@config_option
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--port", type=int, default=8866, show_default=True)
+@user_errors
+def workshop(config_path: Path | None, model_dir: Path | None, port: int) -> None:
+    """Serve the calibration workshop with Voila on 127.0.0.1."""
+    from alignment import serve
+
+    serve.run_workshop(config_path=config_path, model_dir=model_dir, port=port)
+
+
+@cli.group()
+def agreement() -> None:
+    """List, show and print signed agreements."""
+
+
+@agreement.command("list")
+@config_option
+@user_errors
+def agreement_list(config_path: Path | None) -> None:
+    """List every saved agreement version."""
+    from alignment import agreement as agreement_module
+
+    agreement_module.run_list(config_path=config_path)
+
+
+@agreement.command("show")
+@config_option
+@click.argument("version", required=False)
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the printable one-page sheet here.")
+@user_errors
+def agreement_show(config_path: Path | None, version: str | None, html_out: Path | None) -> None:
+    """Show one agreement (default: the one in force)."""
+    from alignment import agreement as agreement_module
+
+    agreement_module.run_show(config_path=config_path, version=version, html_out=html_out)
+
+
+# --- the monthly review (issue: report) ------------------------------------------------------
+
+
+@cli.command()
+@config_option
+@click.option("--month", type=str, default=None, help="YYYY-MM (default: the last full month).")
+@click.option("--all-missing", is_flag=True, help="Render every month with data not yet rendered.")
+@click.option("--skip-existing", is_flag=True, help="Leave a month that is already rendered as it is.")
+@user_errors
+def report(config_path: Path | None, month: str | None, all_missing: bool, skip_existing: bool) -> None:
+    """Render the monthly review against the agreement in force."""
+    from alignment import report as report_module
+
+    ok = report_module.run_report(config_path=config_path, month=month, all_missing=all_missing,
+                                  skip_existing=skip_existing)
+    sys.exit(0 if ok else EXIT_USER_ERROR)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
