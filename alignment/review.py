@@ -1,0 +1,635 @@
+"""The numbers of the monthly review: one month held against the agreement in force.
+
+Every function takes the canonical leads table (see ``docs/architecture.md``) and a month, and returns plain
+Python values; :func:`monthly_metrics` gathers them into the deterministic, JSON-ready dict that becomes
+``metrics.json``. Nothing here reads files or draws: the report notebook and the analysts' notebook call these
+functions and plot what they return.
+
+Which leads belong to a month
+-----------------------------
+* the **funnel** follows the leads *created* in the month (inquiries) through MQL, SAL, SQL and won,
+  each stage counted by its timestamp (a won deal counts when the outcome is won);
+* **MQL volume, acceptance, rejection reasons and speed-to-lead** follow the leads *handed over* (``mql_at``)
+  in the month;
+* **conversion by score band, drift and campaign scores** follow the leads whose *scoring moment*
+  (MQL hand-off or creation, from the config) falls in the month.
+
+Verdict rules (documented in ``docs/monthly-review.md``)
+--------------------------------------------------------
+*recalibrate* when any of: score drift PSI >= 0.25; sales rejects more than 35 % of the decided MQLs; a mature
+cohort wins clearly less or more than the scale promised (|z| >= 3 and a relative gap >= 25 %).
+*watch* when any of: PSI >= 0.1; rejection rate above 25 %; a campaign whose MQLs sales accepts far less often
+than the rest (Fisher exact p < 0.01 and at least 15 points below); a mature calibration gap with |z| >= 2;
+and, only when an agreement is in force, MQL volume below 80 % of the commitment or fewer than 80 % of MQLs
+touched within the agreed hours. Otherwise *keep*.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import fisher_exact
+
+from alignment.exceptions import DataError
+
+PSI_WATCH = 0.1
+PSI_RECALIBRATE = 0.25
+REJECTION_WATCH = 0.25
+REJECTION_RECALIBRATE = 0.35
+CALIBRATION_Z_WATCH = 2.0
+CALIBRATION_Z_RECALIBRATE = 3.0
+CALIBRATION_RELATIVE_GAP = 0.25
+VOLUME_WATCH_SHARE = 0.8
+SPEED_WATCH_SHARE = 0.8
+CAMPAIGN_P_VALUE = 0.01
+CAMPAIGN_ACCEPTANCE_GAP = 0.15
+CAMPAIGN_MIN_MQLS = 10
+DEFAULT_BAND_EDGES = (0, 20, 40, 60, 80, 101)
+GROUP_COLUMNS = ("owner_group", "team", "sales_team", "region")
+"""Columns tried, in order, to group speed-to-lead by team (never by rep: rep names are personal data)."""
+DECIMALS = 4
+NO_REASON = "(no reason given)"
+STAGES = ("inquiry", "mql", "sal", "sql", "won")
+
+VERDICT_ORDER = {"keep": 0, "watch": 1, "recalibrate": 2}
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+
+def month_period(month: str | pd.Period) -> pd.Period:
+    """Parse ``"YYYY-MM"`` into a monthly :class:`pandas.Period`.
+
+    Raises
+    ------
+    DataError
+        When ``month`` is not a valid ``YYYY-MM`` string.
+    """
+    if isinstance(month, pd.Period):
+        return month.asfreq("M")
+    try:
+        if not isinstance(month, str) or len(month) != 7 or month[4] != "-":
+            raise ValueError
+        return pd.Period(month, freq="M")
+    except (ValueError, TypeError):
+        raise DataError(f"month '{month}' is not of the form YYYY-MM", hint="e.g. --month 2025-03") from None
+
+
+def _in_month(stamps: pd.Series, period: pd.Period) -> pd.Series:
+    start = period.start_time
+    end = (period + 1).start_time
+    return (stamps >= start) & (stamps < end)
+
+
+def _column(leads: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or an all-missing one of the right length when the export lacks it."""
+    if name in leads.columns:
+        return leads[name]
+    return pd.Series(pd.NaT if name.endswith("_at") else pd.NA, index=leads.index, dtype=object
+                     if not name.endswith("_at") else "datetime64[ns]")
+
+
+def _rate(numerator: float, denominator: float) -> float | None:
+    return float(numerator) / float(denominator) if denominator else None
+
+
+def _is_won(leads: pd.DataFrame) -> pd.Series:
+    return (leads["outcome"].astype("string") == "won").fillna(False).astype(bool)
+
+
+def to_plain(value: Any, decimals: int = DECIMALS) -> Any:
+    """Turn numpy/pandas values into JSON-ready ones: rounded floats, ``None`` for missing, sorted dict keys.
+
+    Parameters
+    ----------
+    value : Any
+        A nested structure of dicts, lists, numbers, strings and timestamps.
+    decimals : int
+        Floats are rounded to this many decimals so reruns give byte-identical JSON.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(v, decimals) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v, decimals) for v in value]
+    if isinstance(value, (pd.Timestamp, pd.Period)):
+        return str(value)
+    if value is None or value is pd.NaT or (not isinstance(value, str) and pd.api.types.is_scalar(value)
+                                            and pd.isna(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return None if not math.isfinite(value) else round(value, decimals) + 0.0
+    return value if isinstance(value, str) else str(value)
+
+
+# --- the sections -----------------------------------------------------------------------------
+
+
+def funnel(leads: pd.DataFrame, month: str | pd.Period) -> list[dict]:
+    """Funnel waterfall of the leads created in ``month``: inquiry -> MQL -> SAL -> SQL -> won.
+
+    Returns
+    -------
+    list of dict
+        One entry per stage: ``stage``, ``count``, ``share_of_inquiries`` and ``step_rate`` (share of the
+        previous stage that reached this one).
+    """
+    period = month_period(month)
+    cohort = leads[_in_month(_column(leads, "created_at"), period)]
+    reached = {
+        "inquiry": len(cohort),
+        "mql": int(_column(cohort, "mql_at").notna().sum()),
+        "sal": int(_column(cohort, "sal_at").notna().sum()),
+        "sql": int(_column(cohort, "sql_at").notna().sum()),
+        "won": int(_is_won(cohort).sum()),
+    }
+    rows, previous = [], None
+    for stage in STAGES:
+        count = reached[stage]
+        rows.append({"stage": stage, "count": count, "share_of_inquiries": _rate(count, reached["inquiry"]),
+                     "step_rate": None if previous is None else _rate(count, previous)})
+        previous = count
+    return rows
+
+
+def mqls_of_month(leads: pd.DataFrame, month: str | pd.Period) -> pd.DataFrame:
+    """The leads handed over to sales (``mql_at``) in ``month``."""
+    return leads[_in_month(_column(leads, "mql_at"), month_period(month))]
+
+
+def mql_volume(leads: pd.DataFrame, month: str | pd.Period, commitment: int | None = None) -> dict:
+    """MQLs handed over in ``month`` against the agreed monthly commitment (``None``: no commitment)."""
+    if commitment is not None and commitment < 0:
+        raise ValueError(f"commitment must be >= 0, got {commitment}")
+    count = len(mqls_of_month(leads, month))
+    return {"mqls": count, "commitment": commitment,
+            "share_of_commitment": _rate(count, commitment) if commitment else None,
+            "met": None if commitment is None else count >= commitment}
+
+
+def acceptance(leads: pd.DataFrame, month: str | pd.Period, accept_within_days: float | None = None) -> dict:
+    """Sales's answer to the MQLs of ``month``: accepted (SAL), rejected and why, still pending.
+
+    ``acceptance_rate`` is SAL / MQL; ``rejection_rate`` is rejected / (accepted + rejected), the share of the
+    MQLs sales has decided on that it turned down (pending MQLs would otherwise dilute it in a recent month).
+    ``decided_in_time`` is the share of decided MQLs answered within ``accept_within_days`` of the hand-off.
+    """
+    if accept_within_days is not None and accept_within_days <= 0:
+        raise ValueError(f"accept_within_days must be > 0, got {accept_within_days}")
+    mqls = mqls_of_month(leads, month)
+    sal_at, rejected_at = _column(mqls, "sal_at"), _column(mqls, "rejected_at")
+    accepted = sal_at.notna()
+    rejected = rejected_at.notna() & ~accepted
+    decided = accepted | rejected
+    reasons = _column(mqls, "rejection_reason")[rejected].astype("string").fillna(NO_REASON)
+    counts = reasons.value_counts()
+    reason_rows = [{"reason": str(reason), "count": int(n), "share": _rate(n, int(rejected.sum()))}
+                   for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+    in_time = None
+    if accept_within_days is not None and decided.any():
+        answered_at = sal_at.where(accepted, rejected_at)
+        delay_days = (answered_at - mqls["mql_at"]).dt.total_seconds() / 86400
+        in_time = _rate(int((delay_days[decided] <= accept_within_days).sum()), int(decided.sum()))
+    return {"mqls": len(mqls), "accepted": int(accepted.sum()), "rejected": int(rejected.sum()),
+            "pending": int((~decided).sum()), "acceptance_rate": _rate(int(accepted.sum()), len(mqls)),
+            "rejection_rate": _rate(int(rejected.sum()), int(decided.sum())),
+            "accept_within_days": accept_within_days, "decided_in_time": in_time, "reasons": reason_rows}
+
+
+def group_column(leads: pd.DataFrame) -> str | None:
+    """The team-like column to group speed-to-lead by (see :data:`GROUP_COLUMNS`), or ``None``."""
+    return next((c for c in GROUP_COLUMNS if c in leads.columns and leads[c].notna().any()), None)
+
+
+def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: float,
+                  by: str | None = None) -> dict:
+    """Hours from hand-off (``mql_at``) to the first sales touch for the MQLs of ``month``.
+
+    Parameters
+    ----------
+    leads : DataFrame
+        Canonical leads.
+    month : str or Period
+        ``YYYY-MM``.
+    follow_up_hours : float
+        The agreed follow-up time; ``share_within`` counts MQLs touched within it
+        (untouched ones count as late).
+    by : str, optional
+        A team-like column to break the numbers down by.
+    """
+    if not follow_up_hours > 0:
+        raise ValueError(f"follow_up_hours must be > 0, got {follow_up_hours}")
+    mqls = mqls_of_month(leads, month)
+    if by is not None and by not in leads.columns:
+        raise DataError(f"no column '{by}' to group speed-to-lead by", column=by)
+
+    def summary(frame: pd.DataFrame) -> dict:
+        hours = (_column(frame, "first_touch_at") - frame["mql_at"]).dt.total_seconds() / 3600
+        touched = hours.dropna()
+        return {"mqls": len(frame), "touched": len(touched),
+                "median_hours": float(touched.median()) if len(touched) else None,
+                "share_within": _rate(int((touched <= follow_up_hours).sum()), len(frame))}
+
+    result = {"follow_up_hours": follow_up_hours, "group_by": by, **summary(mqls), "groups": []}
+    if by is not None:
+        groups = mqls[by].astype("string").fillna("(no team)")
+        by_group = sorted(mqls.groupby(groups, sort=False), key=lambda kv: str(kv[0]))
+        result["groups"] = [{"group": str(name), **summary(frame)} for name, frame in by_group]
+    return result
+
+
+def scoring_moment(leads: pd.DataFrame, moment: str = "mql", days_after_created: int = 0) -> pd.Series:
+    """When each lead is scored: its MQL hand-off, or ``days_after_created`` after creation."""
+    if moment == "mql":
+        return _column(leads, "mql_at")
+    if moment == "created":
+        return _column(leads, "created_at") + pd.Timedelta(days=days_after_created)
+    raise ValueError(f"moment must be 'mql' or 'created', got {moment!r}")
+
+
+def scored_cohort(leads: pd.DataFrame, scores: pd.DataFrame, month: str | pd.Period, *, moment: str = "mql",
+                  days_after_created: int = 0) -> pd.DataFrame:
+    """The leads whose scoring moment falls in ``month``, joined with their scores.
+
+    ``scores`` holds ``lead_id, score, probability`` (and optionally ``grade``), as returned by
+    ``FittedModel.score``. Adds the column ``scored_at``.
+    """
+    at = scoring_moment(leads, moment, days_after_created)
+    in_month = _in_month(at, month_period(month))
+    cohort = leads[in_month].assign(scored_at=at[in_month])
+    keep = [c for c in ("lead_id", "score", "probability", "grade", "fit_grade", "engagement_grade")
+            if c in scores.columns]
+    return cohort.merge(scores[keep], on="lead_id", how="inner", validate="one_to_one")
+
+
+def band_labels(edges: Sequence[float]) -> list[str]:
+    """Readable labels for score bands: ``[0, 40, 101]`` -> ``["0-39", "40-100"]``."""
+    return [f"{int(lo)}-{int(min(hi, 101)) - 1}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def band_edges(thresholds: Mapping[str, float] | None) -> list[float]:
+    """Score band edges: the agreement's recycle / MQL / fast-track thresholds, else steps of 20."""
+    cuts = sorted({float(v) for v in (thresholds or {}).values() if v is not None and 0 < float(v) <= 100})
+    return [0.0, *cuts, 101.0] if cuts else [float(e) for e in DEFAULT_BAND_EDGES]
+
+
+def conversion_by_band(cohort: pd.DataFrame, *, as_of: pd.Timestamp, horizon_days: int,
+                       edges: Sequence[float] = DEFAULT_BAND_EDGES) -> dict:
+    """Wins within the horizon against the calibrated expectation, by score band.
+
+    A cohort is *mature* when the horizon has passed for every lead in it (latest scoring moment + horizon
+    <= ``as_of``): only then is the observed win rate comparable with the calibrated probability. For an
+    immature cohort the wins so far are a lower bound, reported as such, and no gap is judged.
+
+    Returns
+    -------
+    dict
+        ``mature``, ``days_to_maturity``, ``bands`` (``band, leads, expected_win_rate, observed_win_rate,
+        wins``), the overall ``expected_wins``, ``observed_wins``, ``relative_gap`` and ``z`` (observed minus
+        expected wins over their binomial standard deviation; only for a mature cohort).
+    """
+    if horizon_days <= 0:
+        raise ValueError(f"horizon_days must be > 0, got {horizon_days}")
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True)):
+        raise ValueError(f"edges must be increasing with at least two values, got {list(edges)}")
+    horizon = pd.Timedelta(days=horizon_days)
+    latest = cohort["scored_at"].max() if len(cohort) else pd.NaT
+    mature = bool(len(cohort)) and latest + horizon <= as_of
+    won = _is_won(cohort) & (_column(cohort, "closed_at") <= cohort["scored_at"] + horizon).fillna(False)
+    labels = band_labels(edges)
+    band = pd.cut(cohort["score"], bins=list(edges), right=False, labels=labels)
+    bands = []
+    for label in labels:
+        members = band == label
+        n = int(members.sum())
+        bands.append({"band": label, "leads": n,
+                      "expected_win_rate": float(cohort.loc[members, "probability"].mean()) if n else None,
+                      "observed_win_rate": _rate(int(won[members].sum()), n),
+                      "wins": int(won[members].sum())})
+    expected = float(cohort["probability"].sum())
+    observed = int(won.sum())
+    spread = float((cohort["probability"] * (1 - cohort["probability"])).sum())
+    days_left = None
+    if len(cohort) and not mature:
+        days_left = int(math.ceil((latest + horizon - as_of) / pd.Timedelta(days=1)))
+    return {"mature": mature, "days_to_maturity": days_left, "leads": len(cohort), "bands": bands,
+            "expected_wins": expected, "observed_wins": observed,
+            "relative_gap": (observed - expected) / expected if mature and expected > 0 else None,
+            "z": (observed - expected) / math.sqrt(spread) if mature and spread > 0 else None}
+
+
+def score_drift(month_scores: pd.Series, baseline_scores: pd.Series, bins: int = 10) -> dict:
+    """Population stability (PSI) of the month's scores against the model's validation-window scores."""
+    from alignment.metrics import psi
+
+    month_scores, baseline_scores = month_scores.dropna(), baseline_scores.dropna()
+    if not len(month_scores) or not len(baseline_scores):
+        return {"psi": None, "status": "no scores", "month_mean": None, "baseline_mean": None}
+    value = float(psi(baseline_scores.to_numpy(float), month_scores.to_numpy(float), bins=bins))
+    status = "stable" if value < PSI_WATCH else ("shifting" if value < PSI_RECALIBRATE else "drifted")
+    return {"psi": value, "status": status, "month_mean": float(month_scores.mean()),
+            "baseline_mean": float(baseline_scores.mean()), "month_leads": len(month_scores),
+            "baseline_leads": len(baseline_scores)}
+
+
+def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "campaign",
+                    scores: pd.DataFrame | None = None, min_mqls: int = CAMPAIGN_MIN_MQLS) -> list[dict]:
+    """Volume, acceptance, win rate and mean score per campaign (or source) for the MQLs of ``month``.
+
+    A channel is flagged ``poor`` when sales accepts its MQLs far less often than the rest of the month's
+    MQLs: Fisher's exact test p < 0.01 and an acceptance rate at least 15 points below the others, with at
+    least ``min_mqls`` MQLs. ``win_rate`` is won / closed so far (a recent month is immature: see the
+    band section).
+    """
+    if by not in leads.columns:
+        raise DataError(f"no column '{by}' in the leads", column=by)
+    if min_mqls < 1:
+        raise ValueError(f"min_mqls must be >= 1, got {min_mqls}")
+    mqls = mqls_of_month(leads, month)
+    if scores is not None and "score" in scores.columns:
+        mqls = mqls.merge(scores[["lead_id", "score"]], on="lead_id", how="left", validate="one_to_one")
+    names = mqls[by].astype("string").fillna(f"(no {by})")
+    accepted = _column(mqls, "sal_at").notna()
+    won = _is_won(mqls)
+    closed = mqls["outcome"].astype("string").isin(["won", "lost"]).fillna(False).astype(bool)
+    rows = []
+    for name in sorted(names.unique()):
+        own = (names == name).to_numpy()
+        n, n_acc = int(own.sum()), int(accepted[own].sum())
+        rest_n, rest_acc = len(mqls) - n, int(accepted[~own].sum())
+        rate, rest_rate = _rate(n_acc, n), _rate(rest_acc, rest_n)
+        p_value = None
+        if rest_n:
+            p_value = float(fisher_exact([[n_acc, n - n_acc], [rest_acc, rest_n - rest_acc]],
+                                         alternative="less").pvalue)
+        poor = bool(n >= min_mqls and p_value is not None and p_value < CAMPAIGN_P_VALUE
+                    and rest_rate is not None and rate <= rest_rate - CAMPAIGN_ACCEPTANCE_GAP)
+        rows.append({by: str(name), "mqls": n, "accepted": n_acc, "acceptance_rate": rate,
+                     "others_acceptance_rate": rest_rate, "p_value": p_value,
+                     "won": int(won[own].sum()), "closed": int(closed[own].sum()),
+                     "win_rate": _rate(int(won[own].sum()), int(closed[own].sum())),
+                     "mean_score": float(mqls.loc[own, "score"].mean()) if "score" in mqls and n else None,
+                     "poor": poor})
+    return sorted(rows, key=lambda r: (-r["mqls"], r[by]))
+
+
+def crm_hygiene(leads: pd.DataFrame, month: str | pd.Period) -> dict:
+    """Gaps in the CRM record of the leads created or handed over in ``month``.
+
+    Counts: leads past a stage with the earlier stage's date missing (SAL/SQL without ``mql_at``, SQL without
+    ``sal_at``, won without ``closed_at``), stage dates out of order, rejections without a reason and MQLs
+    without an owner. Shares are of the leads in scope.
+    """
+    period = month_period(month)
+    in_scope = _in_month(_column(leads, "created_at"), period) | _in_month(_column(leads, "mql_at"), period)
+    scope = leads[in_scope]
+    mql_at, sal_at, sql_at = _column(scope, "mql_at"), _column(scope, "sal_at"), _column(scope, "sql_at")
+    rejected = _column(scope, "rejected_at").notna()
+    reason = _column(scope, "rejection_reason").astype("string")
+    checks = {
+        "missing_mql_date": int(((sal_at.notna() | sql_at.notna()) & mql_at.isna()).sum()),
+        "missing_sal_date": int((sql_at.notna() & sal_at.isna()).sum()),
+        "missing_close_date": int((_is_won(scope) & _column(scope, "closed_at").isna()).sum()),
+        "stage_dates_out_of_order": int(((sal_at < mql_at) | (sql_at < sal_at)).fillna(False).sum()),
+        "rejected_without_reason": int((rejected & (reason.isna() | (reason.str.strip() == ""))).fillna(False)
+                                       .sum()),
+        "mqls_without_owner": int((mql_at.notna() & _column(scope, "owner").isna()).sum()),
+    }
+    total = sum(checks.values())
+    return {"leads": len(scope), "issues": checks, "leads_with_issues_share": _rate(total, len(scope)),
+            "clean": total == 0}
+
+
+# --- verdict ----------------------------------------------------------------------------------
+
+
+def verdict(metrics: Mapping[str, Any]) -> dict:
+    """Keep / watch / recalibrate, with reasons in plain words (rules in the module docstring).
+
+    Parameters
+    ----------
+    metrics : Mapping
+        The sections computed by :func:`monthly_metrics` (before rounding).
+    """
+    reasons: list[tuple[str, str]] = []
+
+    def add(level: str, text: str) -> None:
+        reasons.append((level, text))
+
+    drift = metrics.get("drift") or {}
+    if drift.get("psi") is not None:
+        if drift["psi"] >= PSI_RECALIBRATE:
+            add("recalibrate", f"Scores have drifted from the validation window (PSI {drift['psi']:.2f} >= "
+                               f"{PSI_RECALIBRATE}): the leads coming in are not the ones the scale was "
+                               "fitted on.")
+        elif drift["psi"] >= PSI_WATCH:
+            add("watch", f"Scores are shifting from the validation window (PSI {drift['psi']:.2f} >= "
+                         f"{PSI_WATCH}).")
+    acc = metrics.get("acceptance") or {}
+    rejection = acc.get("rejection_rate")
+    if rejection is not None:
+        if rejection > REJECTION_RECALIBRATE:
+            add("recalibrate", f"Sales rejected {rejection:.0%} of the MQLs it decided on (above "
+                               f"{REJECTION_RECALIBRATE:.0%}): the MQL threshold no longer matches what "
+                               "sales calls a good lead.")
+        elif rejection > REJECTION_WATCH:
+            add("watch", f"Sales rejected {rejection:.0%} of the MQLs it decided on (above "
+                         f"{REJECTION_WATCH:.0%}).")
+    calibration = metrics.get("calibration") or {}
+    z, gap = calibration.get("z"), calibration.get("relative_gap")
+    if calibration.get("mature") and z is not None and gap is not None:
+        direction = "fewer" if gap < 0 else "more"
+        text = (f"The {calibration.get('cohort', 'mature')} cohort won {calibration['observed_wins']} deals "
+                f"where the scale expected {calibration['expected_wins']:.0f} ({abs(gap):.0%} {direction}).")
+        if abs(z) >= CALIBRATION_Z_RECALIBRATE and abs(gap) >= CALIBRATION_RELATIVE_GAP:
+            add("recalibrate", text)
+        elif abs(z) >= CALIBRATION_Z_WATCH:
+            add("watch", text)
+    for channel in ("campaign", "source"):
+        for row in metrics.get(f"{channel}_quality") or []:
+            if row["poor"]:
+                add("watch", f"Sales accepted only {row['acceptance_rate']:.0%} of the {row['mqls']} MQLs "
+                             f"from {channel} '{row[channel]}' "
+                             f"(others: {row['others_acceptance_rate']:.0%}).")
+    if metrics.get("agreement", {}).get("in_force"):
+        volume = metrics.get("mql_volume") or {}
+        share = volume.get("share_of_commitment")
+        if share is not None and share < VOLUME_WATCH_SHARE:
+            add("watch", f"Marketing delivered {volume['mqls']} MQLs against the {volume['commitment']} "
+                         f"agreed ({share:.0%}).")
+        speed = metrics.get("speed_to_lead") or {}
+        within = speed.get("share_within")
+        if within is not None and within < SPEED_WATCH_SHARE:
+            add("watch", f"Sales touched {within:.0%} of the MQLs within the agreed "
+                         f"{speed['follow_up_hours']:g} hours (target {SPEED_WATCH_SHARE:.0%}).")
+    level = max((lvl for lvl, _ in reasons), key=VERDICT_ORDER.__getitem__, default="keep")
+    ordered = [text for lvl, text in sorted(reasons, key=lambda r: -VERDICT_ORDER[r[0]])]
+    if not ordered:
+        ordered = ["Scores are stable, sales accepts the MQLs it receives and no campaign stands out as "
+                   "poor."]
+    return {"verdict": level, "reasons": ordered}
+
+
+# --- the whole month --------------------------------------------------------------------------
+
+
+def _agreement_fields(agreement: Any) -> dict:
+    """Read thresholds and service levels from an Agreement object or a plain mapping."""
+    if agreement is None:
+        return {}
+    if isinstance(agreement, Mapping):
+        data = dict(agreement)
+    elif hasattr(agreement, "model_dump"):
+        data = agreement.model_dump()
+    elif hasattr(agreement, "__dataclass_fields__"):
+        import dataclasses
+
+        data = dataclasses.asdict(agreement)
+    else:
+        data = {k: getattr(agreement, k) for k in ("version", "created_at", "model_version", "thresholds",
+                                                   "service_levels", "signed_by") if hasattr(agreement, k)}
+    return data
+
+
+def month_numbers(leads: pd.DataFrame, month: str | pd.Period, *, scores: pd.DataFrame | None,
+                  baseline_scores: pd.Series | None, follow_up_hours: float) -> dict:
+    """The few key numbers of one month, for the trend lines (MQLs, acceptance, speed, drift, mean score)."""
+    acc = acceptance(leads, month)
+    speed = speed_to_lead(leads, month, follow_up_hours)
+    row = {"month": str(month_period(month)), "inquiries": funnel(leads, month)[0]["count"],
+           "mqls": acc["mqls"], "acceptance_rate": acc["acceptance_rate"],
+           "rejection_rate": acc["rejection_rate"],
+           "median_hours_to_touch": speed["median_hours"], "share_touched_in_time": speed["share_within"],
+           "psi": None, "mean_score": None}
+    if scores is not None:
+        month_scores = scores["score"]
+        row["mean_score"] = float(month_scores.mean()) if len(month_scores) else None
+        if baseline_scores is not None:
+            row["psi"] = score_drift(month_scores, baseline_scores)["psi"]
+    return row
+
+
+def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Timestamp,
+                    scores: pd.DataFrame | None = None, baseline_scores: pd.Series | None = None,
+                    agreement: Any = None, service_levels: Mapping[str, float] | None = None,
+                    horizon_days: int = 180, moment: str = "mql", days_after_created: int = 0,
+                    trend_months: int = 6, model_version: str | None = None) -> dict:
+    """Every number of the monthly review, as the plain dict written to ``metrics.json``.
+
+    Parameters
+    ----------
+    leads : DataFrame
+        Canonical leads (the whole history: the trend needs the months before).
+    month : str or Period
+        The month under review, ``YYYY-MM``.
+    as_of : Timestamp
+        The export date: decides which cohorts are mature.
+    scores : DataFrame, optional
+        ``lead_id, score, probability[, grade]`` for (at least) the leads scored in the month and the trend
+        window. Without scores, the score sections are left empty.
+    baseline_scores : Series, optional
+        The model's validation-window scores (the drift baseline).
+    agreement : Agreement or mapping, optional
+        The agreement in force; ``None`` when none was signed (the report says so and judges no commitment).
+    service_levels : mapping, optional
+        Fallback service levels (the workspace config) when no agreement is in force; shown, not judged.
+    horizon_days, moment, days_after_created : int, str, int
+        The scoring moment and horizon of the config.
+    trend_months : int
+        How many months before ``month`` the trend covers.
+    model_version : str, optional
+        The version of the scale that produced ``scores``.
+
+    Returns
+    -------
+    dict
+        JSON-ready, sorted keys, floats rounded to four decimals; ``verdict`` and ``reasons`` at the top
+        level.
+    """
+    if trend_months < 0:
+        raise ValueError(f"trend_months must be >= 0, got {trend_months}")
+    required = {"lead_id", "outcome"}
+    if missing := required - set(leads.columns):
+        raise DataError(f"the leads lack the column(s) {sorted(missing)}", column=sorted(missing)[0])
+    if "created_at" not in leads.columns and "mql_at" not in leads.columns:
+        raise DataError("the leads have no dates (created_at or mql_at): a monthly review needs them",
+                        column="created_at", hint="map the export's creation date onto created_at")
+    period = month_period(month)
+    terms = _agreement_fields(agreement)
+    levels = dict(service_levels or {})
+    levels.update({k: v for k, v in (terms.get("service_levels") or {}).items() if v is not None})
+    follow_up = float(levels.get("follow_up_hours", 24.0))
+    in_force = bool(terms)
+    edges = band_edges(terms.get("thresholds"))
+
+    def cohort_scores(m: pd.Period) -> pd.DataFrame | None:
+        if scores is None:
+            return None
+        return scored_cohort(leads, scores, m, moment=moment, days_after_created=days_after_created)
+
+    cohort = cohort_scores(period)
+    metrics: dict[str, Any] = {
+        "month": str(period),
+        "as_of": str(pd.Timestamp(as_of)),
+        "model_version": model_version,
+        "agreement": {"in_force": in_force, "version": terms.get("version"),
+                      "model_version": terms.get("model_version"), "thresholds": terms.get("thresholds"),
+                      "service_levels": levels,
+                      "note": None if in_force else "No agreement is in force: service levels shown are the "
+                                                    "workspace defaults and are not judged."},
+        "funnel": funnel(leads, period),
+        "mql_volume": mql_volume(leads, period, int(levels["mql_per_month"]) if in_force and
+                                 levels.get("mql_per_month") is not None else None),
+        "acceptance": acceptance(leads, period, levels.get("accept_within_days")),
+        "speed_to_lead": speed_to_lead(leads, period, follow_up, by=group_column(leads)),
+        "campaign_quality": channel_quality(leads, period, "campaign", cohort) if "campaign" in leads else [],
+        "source_quality": channel_quality(leads, period, "source", cohort) if "source" in leads else [],
+        "hygiene": crm_hygiene(leads, period),
+        "calibration": None,
+        "drift": None,
+    }
+    if cohort is not None:
+        calibration = conversion_by_band(cohort, as_of=pd.Timestamp(as_of), horizon_days=horizon_days,
+                                         edges=edges)
+        calibration["cohort"] = str(period)
+        calibration["band_edges"] = [float(e) for e in edges]
+        metrics["calibration"] = calibration
+        if baseline_scores is not None:
+            metrics["drift"] = score_drift(cohort["score"], baseline_scores)
+    metrics.update(verdict(metrics))
+    trend = []
+    for offset in range(trend_months, -1, -1):
+        m = period - offset
+        trend.append(month_numbers(leads, m, scores=cohort_scores(m), baseline_scores=baseline_scores,
+                                   follow_up_hours=follow_up))
+    metrics["trend"] = trend
+    metrics["mature_cohorts"] = _mature_cohorts(leads, scores, period, trend_months,
+                                                as_of=pd.Timestamp(as_of), horizon_days=horizon_days,
+                                                moment=moment, days_after_created=days_after_created,
+                                                edges=edges)
+    return to_plain(metrics)
+
+
+def _mature_cohorts(leads: pd.DataFrame, scores: pd.DataFrame | None, period: pd.Period, trend_months: int, *,
+                    as_of: pd.Timestamp, horizon_days: int, moment: str, days_after_created: int,
+                    edges: Sequence[float]) -> list[dict]:
+    """Calibration of the cohorts in the trend window that are old enough to have closed."""
+    if scores is None:
+        return []
+    rows = []
+    for offset in range(trend_months, -1, -1):
+        m = period - offset
+        cohort = scored_cohort(leads, scores, m, moment=moment, days_after_created=days_after_created)
+        result = conversion_by_band(cohort, as_of=as_of, horizon_days=horizon_days, edges=edges)
+        rows.append({"month": str(m), "mature": result["mature"], "leads": result["leads"],
+                     "expected_wins": result["expected_wins"], "observed_wins": result["observed_wins"],
+                     "relative_gap": result["relative_gap"], "z": result["z"]})
+    return rows

@@ -1,0 +1,295 @@
+"""The monthly review numbers, checked against hand computation on small canonical frames."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alignment import review
+from alignment.exceptions import DataError
+from alignment.metrics import psi
+
+STAMPS = ["created_at", "mql_at", "sal_at", "sql_at", "rejected_at", "first_touch_at", "closed_at"]
+
+
+def canonical(rows: list[dict]) -> pd.DataFrame:
+    """A leads frame in the loader's contract form (timestamps, categorical outcome, string ids)."""
+    frame = pd.DataFrame(rows)
+    for column in STAMPS:
+        values = frame[column] if column in frame else pd.Series(pd.NaT, index=frame.index)
+        frame[column] = pd.to_datetime(values, format="ISO8601").astype("datetime64[ns]")
+    frame["outcome"] = pd.Categorical(frame["outcome"], categories=["won", "lost", "open"])
+    frame["lead_id"] = frame["lead_id"].astype(str)
+    return frame
+
+
+@pytest.fixture
+def march() -> pd.DataFrame:
+    return canonical([
+        dict(lead_id="L1", created_at="2025-03-01", mql_at="2025-03-02 00:00", sal_at="2025-03-03",
+             sql_at="2025-03-10", first_touch_at="2025-03-02 02:00", owner="Ann", team="East", outcome="won",
+             closed_at="2025-04-01", campaign="X", source="web"),
+        dict(lead_id="L2", created_at="2025-03-05", mql_at="2025-03-05 00:00", sal_at="2025-03-08",
+             first_touch_at="2025-03-06 00:00", owner="Bob", team="East", outcome="lost",
+             closed_at="2025-04-10", campaign="X", source="web"),
+        dict(lead_id="L3", created_at="2025-03-07", mql_at="2025-03-08 00:00", rejected_at="2025-03-09",
+             rejection_reason="bad fit", first_touch_at="2025-03-08 05:00", owner="Cy", team="West",
+             outcome="lost", closed_at="2025-03-09", campaign="Y", source="event"),
+        dict(lead_id="L4", created_at="2025-03-10", mql_at="2025-03-11 00:00", rejected_at="2025-03-12",
+             rejection_reason=None, owner=None, team="West", outcome="open", campaign="Y", source="event"),
+        dict(lead_id="L5", created_at="2025-03-15", outcome="open", campaign="X", source="web"),
+        dict(lead_id="L6", created_at="2025-02-20", mql_at="2025-03-01 00:00",
+             first_touch_at="2025-03-01 10:00", owner="Ann", team="East", outcome="open", campaign="X",
+             source="web"),
+        dict(lead_id="L7", created_at="2025-04-02", mql_at="2025-04-03", outcome="open", campaign="X",
+             source="web"),
+    ])
+
+
+def test_funnel_counts_the_leads_created_in_the_month(march):
+    rows = {r["stage"]: r for r in review.funnel(march, "2025-03")}
+    assert [rows[s]["count"] for s in review.STAGES] == [5, 4, 2, 1, 1]
+    assert rows["mql"]["step_rate"] == pytest.approx(4 / 5)
+    assert rows["sal"]["step_rate"] == pytest.approx(2 / 4)
+    assert rows["won"]["share_of_inquiries"] == pytest.approx(1 / 5)
+    assert rows["inquiry"]["step_rate"] is None
+
+
+def test_mql_volume_against_commitment(march):
+    assert review.mql_volume(march, "2025-03", commitment=10) == {
+        "mqls": 5, "commitment": 10, "share_of_commitment": 0.5, "met": False}
+    assert review.mql_volume(march, "2025-03")["met"] is None
+    with pytest.raises(ValueError, match="commitment"):
+        review.mql_volume(march, "2025-03", commitment=-1)
+
+
+def test_acceptance_rates_and_reasons(march):
+    result = review.acceptance(march, "2025-03", accept_within_days=1)
+    assert (result["mqls"], result["accepted"], result["rejected"], result["pending"]) == (5, 2, 2, 1)
+    assert result["acceptance_rate"] == pytest.approx(2 / 5)
+    assert result["rejection_rate"] == pytest.approx(2 / 4)
+    # L2 accepted 3 days after its hand-off; L1, L3, L4 answered within a day.
+    assert result["decided_in_time"] == pytest.approx(3 / 4)
+    assert result["reasons"] == [{"reason": "(no reason given)", "count": 1, "share": 0.5},
+                                 {"reason": "bad fit", "count": 1, "share": 0.5}]
+    with pytest.raises(ValueError, match="accept_within_days"):
+        review.acceptance(march, "2025-03", accept_within_days=0)
+
+
+def test_speed_to_lead_overall_and_by_team(march):
+    result = review.speed_to_lead(march, "2025-03", follow_up_hours=6, by="team")
+    # Hours to first touch: L1 2, L2 24, L3 5, L4 never, L6 10.
+    assert result["touched"] == 4
+    assert result["median_hours"] == pytest.approx(7.5)
+    assert result["share_within"] == pytest.approx(2 / 5)
+    groups = {g["group"]: g for g in result["groups"]}
+    assert groups["East"]["median_hours"] == pytest.approx(10)
+    assert groups["East"]["share_within"] == pytest.approx(1 / 3)
+    assert groups["West"]["median_hours"] == pytest.approx(5)
+    assert groups["West"]["share_within"] == pytest.approx(1 / 2)
+    assert review.group_column(march) == "team"
+    with pytest.raises(ValueError, match="follow_up_hours"):
+        review.speed_to_lead(march, "2025-03", follow_up_hours=0)
+    with pytest.raises(DataError, match="nope"):
+        review.speed_to_lead(march, "2025-03", follow_up_hours=6, by="nope")
+
+
+def test_crm_hygiene(march):
+    result = review.crm_hygiene(march, "2025-03")
+    assert result["leads"] == 6
+    assert result["issues"]["rejected_without_reason"] == 1
+    assert result["issues"]["mqls_without_owner"] == 1
+    assert result["issues"]["missing_mql_date"] == 0
+    assert result["leads_with_issues_share"] == pytest.approx(2 / 6)
+    broken = march.copy()
+    broken.loc[broken["lead_id"] == "L5", "sql_at"] = pd.Timestamp("2025-03-20")
+    broken.loc[broken["lead_id"] == "L2", "sal_at"] = pd.Timestamp("2025-03-01")  # before its MQL date
+    issues = review.crm_hygiene(broken, "2025-03")["issues"]
+    assert issues["missing_mql_date"] == 1
+    assert issues["missing_sal_date"] == 1
+    assert issues["stage_dates_out_of_order"] == 1
+
+
+def test_campaign_quality_is_not_flagged_on_tiny_volumes(march):
+    rows = {r["campaign"]: r for r in review.channel_quality(march, "2025-03", "campaign", min_mqls=2)}
+    assert rows["X"]["mqls"] == 3 and rows["X"]["acceptance_rate"] == pytest.approx(2 / 3)
+    assert rows["Y"]["acceptance_rate"] == 0.0
+    # 0 of 2 against 2 of 3: Fisher's exact p = C(3,2)/C(5,2) = 0.3, far from significant.
+    assert rows["Y"]["p_value"] == pytest.approx(0.3)
+    assert not rows["Y"]["poor"]
+    assert rows["X"]["won"] == 1 and rows["X"]["closed"] == 2 and rows["X"]["win_rate"] == 0.5
+    with pytest.raises(ValueError, match="min_mqls"):
+        review.channel_quality(march, "2025-03", "campaign", min_mqls=0)
+    with pytest.raises(DataError, match="segment"):
+        review.channel_quality(march, "2025-03", "segment")
+
+
+def _mqls(campaign: str, n: int, accepted: int, start: str = "2025-03-01") -> list[dict]:
+    base = pd.Timestamp(start)
+    return [dict(lead_id=f"{campaign}{i}", created_at=base, mql_at=base + pd.Timedelta(hours=i),
+                 sal_at=base + pd.Timedelta(days=1) if i < accepted else None,
+                 rejected_at=None if i < accepted else base + pd.Timedelta(days=1),
+                 rejection_reason=None if i < accepted else "no budget", outcome="open", campaign=campaign,
+                 owner="rep")
+            for i in range(n)]
+
+
+def test_a_campaign_sales_rejects_is_flagged_poor_and_named_in_the_verdict():
+    leads = canonical(_mqls("Spring Blast", 40, 10) + _mqls("Webinar", 60, 45))
+    rows = {r["campaign"]: r for r in review.channel_quality(leads, "2025-03", "campaign")}
+    assert rows["Spring Blast"]["acceptance_rate"] == pytest.approx(0.25)
+    assert rows["Spring Blast"]["others_acceptance_rate"] == pytest.approx(0.75)
+    assert rows["Spring Blast"]["poor"] and not rows["Webinar"]["poor"]
+    result = review.verdict({"campaign_quality": list(rows.values()), "acceptance": {"rejection_rate": 0.1}})
+    assert result["verdict"] == "watch"
+    assert any("Spring Blast" in reason for reason in result["reasons"])
+
+
+def _scored(as_of_days_after: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    leads = canonical([
+        dict(lead_id="a",
+             created_at="2025-03-01", mql_at="2025-03-01", outcome="lost", closed_at="2025-04-01"),
+        dict(lead_id="b", created_at="2025-03-02", mql_at="2025-03-02", outcome="open"),
+        dict(lead_id="c",
+             created_at="2025-03-03", mql_at="2025-03-03", outcome="won", closed_at="2025-04-01"),
+        # won, but only after the 90-day horizon: not a win for calibration
+        dict(lead_id="d",
+             created_at="2025-03-04", mql_at="2025-03-04", outcome="won", closed_at="2025-07-01"),
+    ])
+    scores = pd.DataFrame({"lead_id": ["a", "b", "c", "d"], "score": [10, 20, 60, 70],
+                           "probability": [0.1, 0.2, 0.6, 0.7]})
+    as_of = pd.Timestamp("2025-03-04") + pd.Timedelta(days=as_of_days_after)
+    return leads, scores, as_of
+
+
+def test_conversion_by_band_against_calibrated_expectation():
+    leads, scores, as_of = _scored(as_of_days_after=200)
+    cohort = review.scored_cohort(leads, scores, "2025-03")
+    result = review.conversion_by_band(cohort, as_of=as_of, horizon_days=90, edges=[0, 50, 101])
+    assert result["mature"] is True
+    low, high = result["bands"]
+    assert (low["band"], low["leads"], low["wins"]) == ("0-49", 2, 0)
+    assert low["expected_win_rate"] == pytest.approx(0.15)
+    assert (high["band"], high["wins"]) == ("50-100", 1)
+    assert high["expected_win_rate"] == pytest.approx(0.65)
+    assert high["observed_win_rate"] == pytest.approx(0.5)
+    assert result["expected_wins"] == pytest.approx(1.6)
+    assert result["observed_wins"] == 1
+    assert result["relative_gap"] == pytest.approx((1 - 1.6) / 1.6)
+    assert result["z"] == pytest.approx(-0.6 / math.sqrt(0.09 + 0.16 + 0.24 + 0.21))
+
+
+def test_an_immature_cohort_is_not_judged():
+    leads, scores, as_of = _scored(as_of_days_after=30)
+    cohort = review.scored_cohort(leads, scores, "2025-03")
+    result = review.conversion_by_band(cohort, as_of=as_of, horizon_days=90)
+    assert result["mature"] is False
+    assert result["days_to_maturity"] == 60
+    assert result["z"] is None and result["relative_gap"] is None
+    with pytest.raises(ValueError, match="horizon_days"):
+        review.conversion_by_band(cohort, as_of=as_of, horizon_days=0)
+    with pytest.raises(ValueError, match="edges"):
+        review.conversion_by_band(cohort, as_of=as_of, horizon_days=90, edges=[0, 50, 40])
+
+
+def test_band_edges_follow_the_agreement_thresholds():
+    assert review.band_edges({"recycle": 20, "mql": 55, "fast_track": 80}) == [0, 20, 55, 80, 101]
+    assert review.band_edges(None) == list(review.DEFAULT_BAND_EDGES)
+    assert review.band_labels([0, 55, 101]) == ["0-54", "55-100"]
+
+
+def test_score_drift_uses_the_validation_scores_as_baseline():
+    baseline = pd.Series(np.arange(100, dtype=float))
+    same = review.score_drift(baseline.copy(), baseline)
+    assert same["psi"] == pytest.approx(0.0) and same["status"] == "stable"
+    shifted = pd.Series(np.full(50, 95.0))
+    result = review.score_drift(shifted, baseline)
+    # All the month's scores in the top decile: 9 bins floored at 1e-4, one bin at 1.
+    expected = 9 * (1e-4 - 0.1) * math.log(1e-4 / 0.1) + 0.9 * math.log(1 / 0.1)
+    assert result["psi"] == pytest.approx(expected) == pytest.approx(psi(baseline, shifted))
+    assert result["status"] == "drifted"
+    assert review.score_drift(pd.Series([], dtype=float), baseline)["psi"] is None
+
+
+@pytest.mark.parametrize(("metrics", "level"), [
+    ({"drift": {"psi": 0.05}, "acceptance": {"rejection_rate": 0.2}}, "keep"),
+    ({"drift": {"psi": 0.12}}, "watch"),
+    ({"drift": {"psi": 0.3}}, "recalibrate"),
+    ({"acceptance": {"rejection_rate": 0.30}}, "watch"),
+    ({"acceptance": {"rejection_rate": 0.36}}, "recalibrate"),
+    ({"calibration": {"mature": True, "z": -3.5, "relative_gap": -0.4, "observed_wins": 6,
+                      "expected_wins": 10.0}}, "recalibrate"),
+    ({"calibration": {"mature": True, "z": -2.5, "relative_gap": -0.2, "observed_wins": 8,
+                      "expected_wins": 10.0}}, "watch"),
+    ({"calibration": {"mature": False, "z": None, "relative_gap": None}}, "keep"),
+    # commitments are judged only under an agreement
+    ({"mql_volume": {"mqls": 50, "commitment": 100, "share_of_commitment": 0.5}}, "keep"),
+    ({"agreement": {"in_force": True}, "mql_volume": {"mqls": 50, "commitment": 100,
+                                                       "share_of_commitment": 0.5}}, "watch"),
+    ({"agreement": {"in_force": True},
+      "speed_to_lead": {"share_within": 0.5, "follow_up_hours": 4}}, "watch"),
+])
+def test_verdict_rules(metrics, level):
+    result = review.verdict(metrics)
+    assert result["verdict"] == level
+    assert result["reasons"] and all(isinstance(r, str) for r in result["reasons"])
+
+
+def test_monthly_metrics_is_deterministic_plain_json(march):
+    scores = pd.DataFrame({"lead_id": march["lead_id"], "score": [80, 40, 30, 20, 10, 50, 60],
+                           "probability": [0.4, 0.2, 0.15, 0.1, 0.05, 0.25, 0.3]})
+    baseline = pd.Series(np.linspace(0, 100, 200))
+    kwargs = dict(as_of=pd.Timestamp("2025-04-15"), scores=scores, baseline_scores=baseline,
+                  service_levels={"follow_up_hours": 6, "mql_per_month": 10, "accept_within_days": 1},
+                  horizon_days=90, trend_months=2)
+    first = review.monthly_metrics(march, "2025-03", **kwargs)
+    second = review.monthly_metrics(march.sample(frac=1, random_state=3), "2025-03", **kwargs)
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert list(first) == sorted(first)
+    assert first["verdict"] in {"keep", "watch", "recalibrate"}
+    assert first["agreement"]["in_force"] is False and "No agreement" in first["agreement"]["note"]
+    assert first["mql_volume"]["commitment"] is None  # no agreement: nothing was committed
+    assert [row["month"] for row in first["trend"]] == ["2025-01", "2025-02", "2025-03"]
+    assert first["trend"][-1]["mqls"] == 5
+    assert first["calibration"]["mature"] is False
+    assert first["speed_to_lead"]["group_by"] == "team"
+    # the rejection rate of 50 % alone says recalibrate
+    assert first["verdict"] == "recalibrate"
+    json.dumps(first, allow_nan=False)
+
+
+def test_monthly_metrics_under_an_agreement(march):
+    agreement = {"version": 3, "model_version": "m1", "thresholds": {"mql": 50},
+                 "service_levels": {"follow_up_hours": 12, "mql_per_month": 4, "accept_within_days": 5}}
+    result = review.monthly_metrics(march, "2025-03", as_of=pd.Timestamp("2025-04-15"), agreement=agreement,
+                                    trend_months=0)
+    assert result["agreement"]["in_force"] is True and result["agreement"]["note"] is None
+    assert result["mql_volume"] == {"commitment": 4, "met": True, "mqls": 5, "share_of_commitment": 1.25}
+    assert result["speed_to_lead"]["follow_up_hours"] == 12
+    assert result["calibration"] is None and result["drift"] is None
+
+
+def test_monthly_metrics_refuses_bad_parameters(march):
+    as_of = pd.Timestamp("2025-04-15")
+    with pytest.raises(DataError, match="YYYY-MM"):
+        review.monthly_metrics(march, "2025-3", as_of=as_of)
+    with pytest.raises(DataError, match="YYYY-MM"):
+        review.monthly_metrics(march, "March", as_of=as_of)
+    with pytest.raises(ValueError, match="trend_months"):
+        review.monthly_metrics(march, "2025-03", as_of=as_of, trend_months=-1)
+    with pytest.raises(DataError, match="outcome"):
+        review.monthly_metrics(march.drop(columns="outcome"), "2025-03", as_of=as_of)
+    with pytest.raises(DataError, match="no dates"):
+        review.monthly_metrics(march.drop(columns=["created_at", "mql_at"]), "2025-03", as_of=as_of)
+    with pytest.raises(ValueError, match="moment"):
+        review.scoring_moment(march, "sql")
+
+
+def test_to_plain_rounds_and_drops_nan():
+    plain = review.to_plain({"b": np.float64(1 / 3),
+                             "a": [np.int64(2), float("nan"), pd.NaT, np.bool_(True)]})
+    assert plain == {"a": [2, None, None, True], "b": 0.3333}
