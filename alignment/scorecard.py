@@ -1,0 +1,565 @@
+"""The points scale: banded attributes, a regularized logistic model, points that sum to 0-100.
+
+How the scale is built (:class:`PointsScorecard`):
+
+1. **Bands.** Each numeric attribute is cut at quantiles of the training window
+   (at most ``max_bins`` bands); bands smaller than ``min_band_share`` of the
+   rows are merged into a neighbour, and where the attribute carries a monotone
+   constraint (``"increasing"`` / ``"decreasing"``) adjacent bands whose win
+   rates go the wrong way are pooled until they do not (pool-adjacent-violators).
+   Categorical attributes get one band per category; categories holding less
+   than ``min_category_share`` of the rows (or fewer than ``min_category_count``)
+   are pooled into ``"Other"``, which also receives categories first seen at
+   scoring time. Missing is always a band of its own.
+2. **Weight of evidence.** Each band is encoded by its smoothed weight of
+   evidence, ``ln(share of wins in the band / share of non-wins in the band)``
+   (0.5 added to each count); an empty band gets 0, the base-rate odds.
+3. **Logistic model.** A logistic regression over the WoE columns, its L2
+   strength chosen by stratified cross-validation (``LogisticRegressionCV``,
+   log-loss) on the training window. Coefficients must be non-negative: with
+   WoE inputs that is what keeps the points of monotone bands monotone and the
+   points order equal to the win-rate order. An attribute that comes out negative
+   (collinear with another) is dropped and the model refitted; the card lists it.
+4. **Points.** Attribute ``j`` contributes ``beta_j * WoE_j(band)`` to the logit.
+   Shifting each attribute so its lowest band is 0 and scaling by
+   ``100 / sum of the attributes' ranges`` gives points per band (rounded to
+   whole points) that add up to a 0-100 score; the score is a linear function
+   of the model's logit, so :meth:`PointsScorecard.predict_proba` is
+   ``sigmoid(offset_ + slope_ * score)``.
+5. **Sub-scores and grades.** The fit score rescales the demographics points to
+   0-100 and the engagement score the behavioural families' points. Fit grades
+   A-D and engagement grades 1-4 are cut at the quartiles of the training
+   window's sub-scores (A and 1 best; a lead exactly on a cut-off gets the better
+   grade). The grade is e.g. ``"A1"``.
+6. **Reasons.** Per lead, the three attributes whose band points differ most
+   from that attribute's average points on the training window, as
+   ``"Industry = Software (+12)"``.
+7. **Uncertainty.** ``n_boot`` Poisson-bootstrap refits (bands fixed, WoE and
+   coefficients re-estimated at the chosen strength, on at most
+   ``boot_max_rows`` rows) give a 95% interval for every band's points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from alignment.config import FAMILIES
+from alignment.exceptions import ModelError
+
+MISSING_BAND = "Missing"
+OTHER_BAND = "Other"
+FIT_FAMILY = "demographics"
+FIT_GRADES = ("A", "B", "C", "D")
+ENGAGEMENT_GRADES = ("1", "2", "3", "4")
+WOE_SMOOTHING = 0.5
+
+
+@dataclass
+class _Attribute:
+    """The bands of one attribute, learned on the training window."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+    family: str
+    monotone: str
+    edges: np.ndarray = field(default_factory=lambda: np.empty(0))  # numeric: band i = [edges[i-1], edges[i])
+    categories: list = field(default_factory=list)  # categorical: kept categories, band i = categories[i]
+    labels: list = field(default_factory=list)  # readable band names (last two: Other/Missing)
+    low: list = field(default_factory=list)
+    high: list = field(default_factory=list)
+
+    @property
+    def n_bands(self) -> int:
+        return len(self.labels)
+
+    def band_codes(self, values: pd.Series) -> np.ndarray:
+        """Band index per value (the missing band for missing values)."""
+        missing = values.isna().to_numpy().copy()
+        if self.kind == "numeric":
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            missing |= np.isnan(numbers)
+            codes = np.searchsorted(self.edges, np.nan_to_num(numbers), side="right")
+        else:
+            codes = pd.Categorical(values.astype("string"), categories=self.categories).codes.astype(np.int64)
+            codes[codes < 0] = len(self.categories)  # unseen or rare category -> Other
+        codes[missing] = self.n_bands - 1
+        return codes
+
+
+def _readable(name: str) -> str:
+    """``pricing_page_visits`` -> ``Pricing page visits``."""
+    text = str(name).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
+
+
+def _merge(edges: list, n: list, wins: list, i: int) -> None:
+    """Merge band ``i`` with band ``i + 1`` (drop the edge between them)."""
+    n[i] += n.pop(i + 1)
+    wins[i] += wins.pop(i + 1)
+    edges.pop(i)
+
+
+def _numeric_bands(values: np.ndarray, y: np.ndarray, max_bins: int, min_count: int,
+                   monotone: str) -> np.ndarray:
+    """Quantile edges, small and empty bands merged, monotone violators pooled."""
+    edges = list(np.unique(np.quantile(values, np.linspace(0, 1, max_bins + 1)[1:-1])))
+    codes = np.searchsorted(np.asarray(edges), values, side="right")
+    n = list(np.bincount(codes, minlength=len(edges) + 1).astype(float))
+    wins = list(np.bincount(codes, weights=y, minlength=len(edges) + 1))
+    while len(n) > 1 and min(n) < min_count:
+        i = int(np.argmin(n))
+        if i == len(n) - 1 or (i > 0 and n[i - 1] < n[i + 1]):
+            i -= 1  # merge into the smaller neighbour
+        _merge(edges, n, wins, i)
+    if monotone in ("increasing", "decreasing"):
+        sign = 1 if monotone == "increasing" else -1
+        changed = True
+        while changed and len(n) > 1:
+            changed = False
+            for i in range(len(n) - 1):
+                if sign * (wins[i] / n[i]) > sign * (wins[i + 1] / n[i + 1]):
+                    _merge(edges, n, wins, i)
+                    changed = True
+                    break
+    return np.asarray(edges, dtype=float)
+
+
+def _numeric_labels(edges: np.ndarray, integer_valued: bool) -> tuple[list, list, list]:
+    labels, low, high = [], [], []
+    bounds = [-np.inf, *edges, np.inf]
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        low.append(float(lo) if np.isfinite(lo) else np.nan)
+        high.append(float(hi) if np.isfinite(hi) else np.nan)
+        if not np.isfinite(lo) and not np.isfinite(hi):
+            labels.append("any")
+        elif integer_valued and np.isfinite(lo) and np.isfinite(hi) and float(lo).is_integer() \
+                and float(hi).is_integer():
+            labels.append(_fmt(lo) if hi - lo == 1 else f"{_fmt(lo)}–{_fmt(hi - 1)}")
+        elif not np.isfinite(lo):
+            labels.append(f"< {_fmt(hi)}")
+        elif not np.isfinite(hi):
+            labels.append(f"≥ {_fmt(lo)}")
+        else:
+            labels.append(f"{_fmt(lo)} to < {_fmt(hi)}")
+    return labels, low, high
+
+
+def _woe(codes: np.ndarray, y: np.ndarray, n_bands: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Smoothed weight of evidence per band; 0 for a band without rows."""
+    w = np.ones(y.size) if weights is None else weights
+    pos = np.bincount(codes, weights=w * y, minlength=n_bands)
+    neg = np.bincount(codes, weights=w * (1 - y), minlength=n_bands)
+    total_pos, total_neg = pos.sum(), neg.sum()
+    woe = (np.log((pos + WOE_SMOOTHING) / (total_pos + WOE_SMOOTHING * n_bands))
+           - np.log((neg + WOE_SMOOTHING) / (total_neg + WOE_SMOOTHING * n_bands)))
+    woe[(pos + neg) == 0] = 0.0
+    return woe
+
+
+class PointsScorecard(ClassifierMixin, BaseEstimator):
+    """A points scale over banded attributes, fitted as a WoE logistic regression.
+
+    Parameters
+    ----------
+    families : dict of {str: str}, optional
+        Family of each attribute (one of ``alignment.config.FAMILIES``). The fit
+        score uses ``"demographics"``, the engagement score the other families.
+        Attributes not listed are treated as demographics.
+    monotone : dict of {str: {"increasing", "decreasing", "none"}}, optional
+        Monotone constraint per numeric attribute (default ``"none"``).
+    max_bins : int, default 8
+        Most bands per numeric attribute (before pooling).
+    min_band_share : float, default 0.02
+        Numeric bands smaller than this share of the training rows are merged.
+    min_category_share : float, default 0.01
+        Categories rarer than this share are pooled into ``"Other"``.
+    min_category_count : int, default 30
+        Categories with fewer training rows are pooled into ``"Other"``.
+    Cs : int, default 8
+        Number of regularization strengths tried by cross-validation.
+    cv : int, default 5
+        Cross-validation folds (stratified, shuffled with ``random_state``).
+    cv_max_rows : int, default 100_000
+        The strength is chosen on a seeded stratified subsample of at most this
+        many rows; the final model is refitted on all rows at that strength.
+    n_boot : int, default 50
+        Bootstrap refits for the points intervals (0 = none).
+    boot_max_rows : int, default 50_000
+        Rows per bootstrap refit (a seeded subsample above this).
+    random_state : int, default 0
+    progress : bool, default False
+        Show a progress bar over the bootstrap refits.
+
+    Attributes
+    ----------
+    attributes_ : list of str
+        The attributes used (with at least two bands).
+    dropped_ : dict of {str: str}
+        Attributes left out of the scale, with the reason.
+    C_ : float
+        The regularization strength chosen by cross-validation.
+    coef_ : ndarray
+        Logistic coefficient per attribute in ``attributes_`` (on the WoE scale).
+    intercept_ : float
+    offset_, slope_ : float
+        ``logit = offset_ + slope_ * score`` (the uncalibrated probability of a score).
+    points_ : DataFrame
+        The points table: ``attribute, family, band, points, low, high, n_train,
+        win_rate_train, points_ci_low, points_ci_high``.
+    fit_cutoffs_, engagement_cutoffs_ : ndarray
+        Sub-score quartiles of the training window (grade cut-offs, worst to best).
+    classes_ : ndarray
+        ``[0, 1]``.
+    """
+
+    def __init__(self, families: dict | None = None, monotone: dict | None = None, max_bins: int = 8,
+                 min_band_share: float = 0.02, min_category_share: float = 0.01,
+                 min_category_count: int = 30, Cs: int = 8, cv: int = 5, cv_max_rows: int = 100_000,
+                 n_boot: int = 50, boot_max_rows: int = 50_000, random_state: int = 0,
+                 progress: bool = False) -> None:
+        self.families = families
+        self.monotone = monotone
+        self.max_bins = max_bins
+        self.min_band_share = min_band_share
+        self.min_category_share = min_category_share
+        self.min_category_count = min_category_count
+        self.Cs = Cs
+        self.cv = cv
+        self.cv_max_rows = cv_max_rows
+        self.n_boot = n_boot
+        self.boot_max_rows = boot_max_rows
+        self.random_state = random_state
+        self.progress = progress
+
+    # --- parameter and input checks ----------------------------------------------------------
+
+    def _check_params(self) -> None:
+        def positive_int(name: str, value, minimum: int) -> None:
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+                raise ModelError(f"PointsScorecard: {name} must be an integer ≥ {minimum}, got {value!r}")
+
+        positive_int("max_bins", self.max_bins, 2)
+        positive_int("min_category_count", self.min_category_count, 1)
+        positive_int("Cs", self.Cs, 1)
+        positive_int("cv", self.cv, 2)
+        positive_int("cv_max_rows", self.cv_max_rows, 100)
+        positive_int("n_boot", self.n_boot, 0)
+        positive_int("boot_max_rows", self.boot_max_rows, 100)
+        for name in ("min_band_share", "min_category_share"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value < 0.5:
+                raise ModelError(f"PointsScorecard: {name} must be a share in [0, 0.5), got {value!r}")
+        for name, allowed in (("families", FAMILIES), ("monotone", ("increasing", "decreasing", "none"))):
+            mapping = getattr(self, name)
+            if mapping is None:
+                continue
+            if not isinstance(mapping, dict):
+                raise ModelError(f"PointsScorecard: {name} must be a dict of column -> value")
+            bad = {k: v for k, v in mapping.items() if v not in allowed}
+            if bad:
+                column, value = next(iter(bad.items()))
+                raise ModelError(f"PointsScorecard: {name}['{column}'] is {value!r}",
+                                 hint=f"use one of {', '.join(allowed)}")
+
+    @staticmethod
+    def _check_X(X) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            raise ModelError("PointsScorecard needs a pandas DataFrame with one column per attribute")
+        if X.shape[1] == 0:
+            raise ModelError("PointsScorecard got no attribute columns", hint="check the feature families")
+        if X.columns.duplicated().any():
+            raise ModelError("duplicate attribute column", column=str(X.columns[X.columns.duplicated()][0]))
+        return X
+
+    # --- fitting -----------------------------------------------------------------------------
+
+    def fit(self, X: pd.DataFrame, y) -> PointsScorecard:
+        """Learn the bands, the logistic model, the points and the grade cut-offs.
+
+        Parameters
+        ----------
+        X : DataFrame
+            One row per lead, one column per attribute (numbers as numbers,
+            categories as strings; missing as NaN).
+        y : array-like of {0, 1}
+            1 = won within the horizon.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X = self._check_X(X)
+        y = np.asarray(y, dtype=float).ravel()
+        if y.size != len(X):
+            raise ModelError(f"X has {len(X)} rows but y has {y.size} labels")
+        if np.isnan(y).any() or not np.isin(y, (0.0, 1.0)).all():
+            raise ModelError("labels must be 0 or 1", hint="drop unlabelled (open) leads before fitting")
+        if y.min() == y.max():
+            raise ModelError("the training window holds only one outcome; a scale needs wins and losses")
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        families = self.families or {}
+        monotone = self.monotone or {}
+        min_count = max(1, int(np.ceil(self.min_band_share * y.size)))
+
+        bands: dict[str, _Attribute] = {}
+        self.dropped_ = {}
+        for column in X.columns:
+            values = X[column]
+            attr = _Attribute(name=str(column), kind="categorical",
+                              family=families.get(column, FIT_FAMILY),
+                              monotone=monotone.get(column, "none"))
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                attr.kind = "numeric"
+                numbers = values.to_numpy(dtype=float, na_value=np.nan)
+                seen = ~np.isnan(numbers)
+                if seen.any():
+                    attr.edges = _numeric_bands(numbers[seen], y[seen], self.max_bins, min_count,
+                                                attr.monotone)
+                labels, low, high = _numeric_labels(
+                    attr.edges, bool(np.all(np.mod(numbers[seen], 1) == 0)) if seen.any() else False)
+                attr.labels, attr.low, attr.high = labels, low, high
+            else:
+                strings = values.astype("string")
+                counts = strings.value_counts(dropna=True)
+                keep = counts[(counts >= self.min_category_count)
+                              & (counts >= self.min_category_share * y.size)]
+                attr.categories = sorted(str(c) for c in keep.index if str(c) != OTHER_BAND)
+                attr.labels = [*attr.categories, OTHER_BAND]
+                attr.low = attr.high = [np.nan] * len(attr.labels)
+            attr.labels = [*attr.labels, MISSING_BAND]
+            attr.low = [*attr.low, np.nan]
+            attr.high = [*attr.high, np.nan]
+            codes = attr.band_codes(values)
+            if np.count_nonzero(np.bincount(codes, minlength=attr.n_bands)) < 2:
+                self.dropped_[attr.name] = "a single band on the training window (constant)"
+                continue
+            bands[attr.name] = attr
+        if not bands:
+            raise ModelError("no attribute separates leads on the training window",
+                             hint="check the feature families and the data")
+        codes = {name: attr.band_codes(X[name]) for name, attr in bands.items()}
+        woe = {name: _woe(codes[name], y, attr.n_bands) for name, attr in bands.items()}
+
+        rng = np.random.default_rng(self.random_state)
+        names = list(bands)
+        self.C_ = self._choose_strength(np.column_stack([woe[n][codes[n]] for n in names]), y, rng)
+        while True:
+            design = np.column_stack([woe[n][codes[n]] for n in names])
+            model = LogisticRegression(C=self.C_, max_iter=1000).fit(design, y)
+            negative = [n for n, b in zip(names, model.coef_[0], strict=True) if b < 0]
+            if not negative:
+                break
+            worst = names[int(np.argmin(model.coef_[0]))]
+            self.dropped_[worst] = ("its weight came out negative next to correlated attributes "
+                                    "(it adds nothing once they are known)")
+            names.remove(worst)
+            if not names:
+                raise ModelError("no attribute keeps a positive weight", hint="check the data")
+        self.attributes_ = names
+        self._bands = {n: bands[n] for n in names}
+        self._woe = {n: woe[n] for n in names}
+        self.coef_ = model.coef_[0].copy()
+        self.intercept_ = float(model.intercept_[0])
+        raw = self._raw_points(self.coef_, self._woe)
+        self._points = {n: np.round(p).astype(int) for n, p in raw.items()}
+        contribution_min = sum(float(b * self._woe[n].min()) for n, b in zip(names, self.coef_, strict=True))
+        total_range = sum(float(b * np.ptp(self._woe[n])) for n, b in zip(names, self.coef_, strict=True))
+        self.offset_ = self.intercept_ + contribution_min
+        self.slope_ = total_range / 100.0 if total_range > 0 else 0.0
+
+        train_points = self._points_matrix(codes)
+        self._average = {n: float(train_points[:, j].mean()) for j, n in enumerate(names)}
+        fit_score, engagement_score = self._sub_scores(train_points)
+        self.fit_cutoffs_ = np.quantile(fit_score, [0.25, 0.5, 0.75])
+        self.engagement_cutoffs_ = np.quantile(engagement_score, [0.25, 0.5, 0.75])
+        ci = self._bootstrap_points(codes, y, rng)
+        self.points_ = self._points_table(codes, y, ci)
+        return self
+
+    def _choose_strength(self, design: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> float:
+        """Regularization strength by stratified CV (log-loss) on at most ``cv_max_rows`` rows."""
+        rows = np.arange(y.size)
+        if y.size > self.cv_max_rows:
+            keep = []
+            for label in (0.0, 1.0):
+                members = rows[y == label]
+                size = max(self.cv, int(round(self.cv_max_rows * members.size / y.size)))
+                keep.append(rng.choice(members, size=min(size, members.size), replace=False))
+            rows = np.sort(np.concatenate(keep))
+        if min(np.sum(y[rows] == 1), np.sum(y[rows] == 0)) < self.cv:
+            raise ModelError(f"fewer than {self.cv} wins or losses in the training window; "
+                             "cross-validation cannot choose the regularization")
+        folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
+        search = LogisticRegressionCV(Cs=self.Cs, cv=folds, scoring="neg_log_loss", max_iter=1000,
+                                      l1_ratios=(0.0,), use_legacy_attributes=False)
+        search.fit(design[rows], y[rows])
+        return float(np.ravel(search.C_)[0])
+
+    def _raw_points(self, coef: np.ndarray, woe: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Unrounded points per band: shifted so each attribute's lowest band is 0, summing to 100."""
+        contribution = {n: b * woe[n] for n, b in zip(self.attributes_, np.maximum(coef, 0), strict=True)}
+        total = sum(float(np.ptp(c)) for c in contribution.values())
+        if total <= 0:
+            return {n: np.zeros_like(c) for n, c in contribution.items()}
+        return {n: 100.0 * (c - c.min()) / total for n, c in contribution.items()}
+
+    def _points_matrix(self, codes: dict[str, np.ndarray]) -> np.ndarray:
+        return np.column_stack([self._points[n][codes[n]] for n in self.attributes_])
+
+    def _family_mask(self, fit: bool) -> np.ndarray:
+        return np.array([(self._bands[n].family == FIT_FAMILY) == fit for n in self.attributes_])
+
+    def _sub_scores(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fit and engagement sub-scores (0-100) from a leads x attributes points matrix."""
+        out = []
+        for fit in (True, False):
+            mask = self._family_mask(fit)
+            top = sum(int(self._points[n].max()) for n, m in zip(self.attributes_, mask, strict=True) if m)
+            out.append(np.round(100.0 * points[:, mask].sum(axis=1) / top) if top > 0
+                       else np.zeros(points.shape[0]))
+        return out[0], out[1]
+
+    def _bootstrap_points(self, codes: dict[str, np.ndarray], y: np.ndarray,
+                          rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """2.5% and 97.5% points per band over Poisson-bootstrap refits (bands fixed)."""
+        if self.n_boot == 0:
+            return {}
+        rows = np.arange(y.size)
+        if y.size > self.boot_max_rows:
+            rows = np.sort(rng.choice(y.size, size=self.boot_max_rows, replace=False))
+        sub_codes = {n: codes[n][rows] for n in self.attributes_}
+        sub_y = y[rows]
+        replicates = {n: [] for n in self.attributes_}
+        steps = range(self.n_boot)
+        for _ in tqdm(steps, desc="bootstrap points", disable=not self.progress, leave=False):
+            weights = rng.poisson(1.0, size=sub_y.size).astype(float)
+            woe = {n: _woe(sub_codes[n], sub_y, self._bands[n].n_bands, weights) for n in self.attributes_}
+            design = np.column_stack([woe[n][sub_codes[n]] for n in self.attributes_])
+            refit = LogisticRegression(C=self.C_, max_iter=1000).fit(design, sub_y, sample_weight=weights)
+            for n, p in self._raw_points(refit.coef_[0], woe).items():
+                replicates[n].append(p)
+        return {n: np.quantile(np.vstack(r), [0.025, 0.975], axis=0) for n, r in replicates.items()}
+
+    def _points_table(self, codes: dict[str, np.ndarray], y: np.ndarray,
+                      ci: dict[str, np.ndarray]) -> pd.DataFrame:
+        frames = []
+        for n in self.attributes_:
+            attr = self._bands[n]
+            count = np.bincount(codes[n], minlength=attr.n_bands)
+            wins = np.bincount(codes[n], weights=y, minlength=attr.n_bands)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = np.where(count > 0, wins / np.maximum(count, 1), np.nan)
+            frames.append(pd.DataFrame({
+                "attribute": n, "family": attr.family, "band": attr.labels, "points": self._points[n],
+                "low": attr.low, "high": attr.high, "n_train": count.astype(int), "win_rate_train": rate,
+                "points_ci_low": ci[n][0] if ci else np.nan, "points_ci_high": ci[n][1] if ci else np.nan,
+            }))
+        return pd.concat(frames, ignore_index=True)
+
+    # --- scoring -----------------------------------------------------------------------------
+
+    def _codes(self, X) -> dict[str, np.ndarray]:
+        check_is_fitted(self, "attributes_")
+        X = self._check_X(X)
+        missing = [n for n in self.attributes_ if n not in X.columns]
+        if missing:
+            raise ModelError("the leads to score lack an attribute the scale uses", column=missing[0],
+                             hint="score leads with the same columns the scale was fitted on")
+        return {n: self._bands[n].band_codes(X[n]) for n in self.attributes_}
+
+    def points_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Points per attribute for each lead (one column per attribute in ``attributes_``)."""
+        return pd.DataFrame(self._points_matrix(self._codes(X)), index=X.index, columns=self.attributes_)
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """The 0-100 score of each lead (the sum of its points), as float."""
+        return np.clip(self._points_matrix(self._codes(X)).sum(axis=1), 0, 100).astype(float)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated win probability implied by the score, columns ``[P(0), P(1)]``."""
+        p = 1.0 / (1.0 + np.exp(-(self.offset_ + self.slope_ * self.decision_function(X))))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the uncalibrated win probability is at least one half."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def grade(self, fit_score, engagement_score) -> tuple[np.ndarray, np.ndarray]:
+        """Fit grades A-D and engagement grades 1-4 from sub-scores (training quartiles as cut-offs)."""
+        check_is_fitted(self, "fit_cutoffs_")
+        fit_rank = np.searchsorted(self.fit_cutoffs_, np.asarray(fit_score, dtype=float), side="right")
+        eng_rank = np.searchsorted(self.engagement_cutoffs_, np.asarray(engagement_score, dtype=float),
+                                   side="right")
+        fit_grade = np.array(FIT_GRADES[::-1], dtype=object)[fit_rank]
+        engagement_grade = np.array(ENGAGEMENT_GRADES[::-1], dtype=object)[eng_rank]
+        return fit_grade, engagement_grade
+
+    def score_frame(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
+        """Score, sub-scores, grades and the top reasons of each lead.
+
+        Parameters
+        ----------
+        X : DataFrame
+        n_reasons : int, default 3
+
+        Returns
+        -------
+        DataFrame
+            Indexed like ``X``: ``score, fit_score, engagement_score, grade, fit_grade,
+            engagement_grade, reason_1 .. reason_<n_reasons>`` (a reason is empty when
+            fewer attributes move the score by at least one point).
+        """
+        if not isinstance(n_reasons, (int, np.integer)) or n_reasons < 0:
+            raise ModelError(f"n_reasons must be a non-negative integer, got {n_reasons!r}")
+        codes = self._codes(X)
+        points = self._points_matrix(codes)
+        fit_score, engagement_score = self._sub_scores(points)
+        fit_grade, engagement_grade = self.grade(fit_score, engagement_score)
+        out = pd.DataFrame({
+            "score": np.clip(points.sum(axis=1), 0, 100).astype(int),
+            "fit_score": fit_score.astype(int), "engagement_score": engagement_score.astype(int),
+            "grade": fit_grade + engagement_grade,
+            "fit_grade": fit_grade, "engagement_grade": engagement_grade,
+        }, index=X.index)
+        for k, column in enumerate(self._reasons(codes, points, n_reasons)):
+            out[f"reason_{k + 1}"] = column
+        return out
+
+    def _reasons(self, codes: dict[str, np.ndarray], points: np.ndarray, n_reasons: int) -> list[np.ndarray]:
+        """The ``n_reasons`` largest |points - attribute average| per lead, as readable strings."""
+        if n_reasons == 0:
+            return []
+        average = np.array([self._average[n] for n in self.attributes_])
+        delta = np.rint(points - average).astype(int)
+        order = np.argsort(-np.abs(delta), axis=1, kind="stable")[:, :n_reasons]
+        # One flat table of "Attribute = band" strings, addressed by attribute offset + band code.
+        offsets = np.cumsum([0] + [self._bands[n].n_bands for n in self.attributes_])[:-1]
+        names = np.array([f"{_readable(n)} = {label}" for n in self.attributes_
+                          for label in self._bands[n].labels], dtype=object)
+        flat_codes = np.column_stack([codes[n] for n in self.attributes_]) + offsets
+        rows = np.arange(points.shape[0])
+        columns = []
+        for k in range(min(n_reasons, len(self.attributes_))):
+            j = order[:, k]
+            d = delta[rows, j]
+            text = names[flat_codes[rows, j]] + np.char.add(" (", np.char.add(
+                np.char.mod("%+d", d).astype(object), ")")).astype(object)
+            columns.append(np.where(d != 0, text, ""))
+        while len(columns) < n_reasons:
+            columns.append(np.full(points.shape[0], "", dtype=object))
+        return columns
