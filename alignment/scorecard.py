@@ -88,7 +88,8 @@ class _Attribute:
             missing |= np.isnan(numbers)
             codes = np.searchsorted(self.edges, np.nan_to_num(numbers), side="right")
         else:
-            codes = pd.Categorical(values.astype("string"), categories=self.categories).codes.astype(np.int64)
+            codes = pd.Index(self.categories, dtype=object).get_indexer(
+                values.astype("string").astype(object)).astype(np.int64)
             codes[codes < 0] = len(self.categories)  # unseen or rare category -> Other
         codes[missing] = self.n_bands - 1
         return codes

@@ -1,0 +1,180 @@
+"""PointsScorecard on synthetic leads with known effects."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import roc_auc_score
+
+from alignment.exceptions import ModelError
+from alignment.scorecard import MISSING_BAND, OTHER_BAND, PointsScorecard
+
+INDUSTRY = {"Software": 1.0, "Finance": 0.5, "Health": 0.0, "Retail": -0.5, "Edu": -1.0, "Rare": 0.0}
+SIZE = {"1-10": -0.5, "11-50": 0.0, "51-200": 0.3, "200+": 0.6}
+FAMILIES = {"industry": "demographics", "company_size": "demographics", "pricing_visits": "interest",
+            "email_clicks": "engagement"}
+MONOTONE = {"pricing_visits": "increasing", "email_clicks": "increasing"}
+
+
+def make_leads(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    industry = rng.choice(list(INDUSTRY), p=[0.3, 0.2, 0.15, 0.25, 0.097, 0.003], size=n)
+    size = rng.choice(list(SIZE), size=n)
+    visits = rng.poisson(1.5, size=n).astype(float)
+    clicks = rng.exponential(2.0, size=n)
+    clicks[rng.random(n) < 0.1] = np.nan
+    logit = (-2.5 + pd.Series(industry).map(INDUSTRY).to_numpy() + pd.Series(size).map(SIZE).to_numpy()
+             + 0.8 * np.log1p(visits) + 0.3 * np.log1p(np.nan_to_num(clicks)))
+    p = 1 / (1 + np.exp(-logit))
+    y = (rng.random(n) < p).astype(int)
+    X = pd.DataFrame({"industry": pd.array(industry, dtype="string"), "company_size": size,
+                      "pricing_visits": visits, "email_clicks": clicks})
+    return X, y, p
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y, p = make_leads(12_000, seed=1)
+    card = PointsScorecard(families=FAMILIES, monotone=MONOTONE, n_boot=20, random_state=0).fit(X, y)
+    return card, X, y
+
+
+def band_points(card, attribute):
+    table = card.points_[card.points_["attribute"] == attribute]
+    return table.set_index("band")["points"]
+
+
+def test_points_sum_to_a_0_100_score(fitted):
+    card, X, _ = fitted
+    best = card.points_.groupby("attribute")["points"].max().sum()
+    worst = card.points_.groupby("attribute")["points"].min().sum()
+    assert worst == 0
+    assert 98 <= best <= 102  # whole points: rounding may move the top by a point or two
+    score = card.decision_function(X)
+    assert score.min() >= 0 and score.max() <= 100
+    assert np.array_equal(score, card.points_frame(X).sum(axis=1).clip(0, 100).to_numpy())
+
+
+def test_recovers_true_effect_order(fitted):
+    card, _, _ = fitted
+    industry = band_points(card, "industry")
+    assert industry["Software"] > industry["Finance"] > industry["Health"] > industry["Retail"] > industry["Edu"]
+    size = band_points(card, "company_size")
+    assert size["200+"] > size["51-200"] > size["11-50"] > size["1-10"]
+
+
+def test_rare_category_pooled_and_missing_band(fitted):
+    card, X, _ = fitted
+    industry = band_points(card, "industry")
+    assert "Rare" not in industry.index and OTHER_BAND in industry.index
+    clicks = card.points_[card.points_["attribute"] == "email_clicks"]
+    assert clicks["band"].iloc[-1] == MISSING_BAND and clicks["n_train"].iloc[-1] == X["email_clicks"].isna().sum()
+
+
+def test_monotone_bands_are_monotone(fitted):
+    card, _, _ = fitted
+    for attribute in MONOTONE:
+        table = card.points_[(card.points_["attribute"] == attribute) & (card.points_["band"] != MISSING_BAND)]
+        assert table["points"].is_monotonic_increasing
+        assert table["win_rate_train"].is_monotonic_increasing
+
+
+def test_monotone_constraint_pools_violating_bands():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 8, size=6000).astype(float)
+    rate = np.where(x == 3, 0.05, 0.1 + 0.03 * x)  # band 3 dips: must be pooled away
+    y = (rng.random(x.size) < rate).astype(int)
+    X = pd.DataFrame({"x": x})
+    free = PointsScorecard(monotone={"x": "none"}, n_boot=0).fit(X, y)
+    tied = PointsScorecard(monotone={"x": "increasing"}, n_boot=0).fit(X, y)
+    assert not free.points_.query("band != 'Missing'")["win_rate_train"].is_monotonic_increasing
+    assert tied.points_.query("band != 'Missing'")["win_rate_train"].is_monotonic_increasing
+    assert len(tied.points_) < len(free.points_)
+
+
+def test_holdout_auc_close_to_truth_and_calibration_over_score():
+    X, y, _ = make_leads(12_000, seed=1)
+    X_new, y_new, p_new = make_leads(6_000, seed=2)
+    card = PointsScorecard(families=FAMILIES, monotone=MONOTONE, n_boot=0).fit(X, y)
+    score = card.decision_function(X_new)
+    assert roc_auc_score(y_new, score) > roc_auc_score(y_new, p_new) - 0.02
+    calibrated = CalibratedClassifierCV(FrozenEstimator(card), method="sigmoid").fit(X_new[:3000], y_new[:3000])
+    prob = calibrated.predict_proba(X_new[3000:])[:, 1]
+    assert abs(prob.mean() - y_new[3000:].mean()) < 0.02
+    # probability is a monotone function of the score people read
+    order = np.argsort(score[3000:])
+    assert np.all(np.diff(prob[order]) >= -1e-12)
+
+
+def test_sub_scores_grades_and_reasons(fitted):
+    card, X, _ = fitted
+    frame = card.score_frame(X.head(200))
+    assert list(frame.columns) == ["score", "fit_score", "engagement_score", "grade", "fit_grade",
+                                   "engagement_grade", "reason_1", "reason_2", "reason_3"]
+    assert frame["fit_score"].between(0, 100).all() and frame["engagement_score"].between(0, 100).all()
+    assert set(frame["fit_grade"]) <= set("ABCD") and set(frame["engagement_grade"]) <= set("1234")
+    assert (frame["grade"] == frame["fit_grade"] + frame["engagement_grade"]).all()
+    full = card.score_frame(X)
+    shares = full["fit_grade"].value_counts(normalize=True)
+    assert shares.max() < 0.45  # quartile cut-offs: no grade swallows the population
+    # A fit-A lead with the best industry gets that industry as a positive reason.
+    software = X.index[X["industry"] == "Software"][:20]
+    reasons = card.score_frame(X.loc[software])[["reason_1", "reason_2", "reason_3"]].to_numpy().ravel()
+    assert any(r.startswith("Industry = Software (+") for r in reasons)
+
+
+def test_unseen_category_and_missing_column(fitted):
+    card, X, _ = fitted
+    new = X.head(3).copy()
+    new["industry"] = ["Aerospace", None, "Software"]
+    frame = card.score_frame(new)
+    assert len(frame) == 3
+    with pytest.raises(ModelError, match="industry"):
+        card.decision_function(X.drop(columns="industry"))
+
+
+def test_points_intervals_and_reproducible(fitted):
+    card, X, y = fitted
+    table = card.points_[card.points_["n_train"] > 200]
+    assert (table["points_ci_low"] <= table["points"] + 1).all()
+    assert (table["points_ci_high"] >= table["points"] - 1).all()
+    again = PointsScorecard(families=FAMILIES, monotone=MONOTONE, n_boot=20, random_state=0).fit(X, y)
+    pd.testing.assert_frame_equal(card.points_, again.points_)
+
+
+def test_constant_column_dropped():
+    X, y, _ = make_leads(3000, seed=4)
+    X["constant"] = "same"
+    card = PointsScorecard(n_boot=0).fit(X, y)
+    assert "constant" in card.dropped_ and "constant" not in card.attributes_
+
+
+@pytest.mark.parametrize("params", [
+    {"max_bins": 1}, {"max_bins": 2.5}, {"min_band_share": 0.6}, {"min_category_share": -0.1},
+    {"min_category_count": 0}, {"Cs": 0}, {"cv": 1}, {"cv_max_rows": 10}, {"n_boot": -1},
+    {"boot_max_rows": 5}, {"families": {"industry": "firmographics"}}, {"monotone": {"x": "up"}},
+    {"families": ["industry"]},
+])
+def test_bad_parameters_raise(params):
+    X, y, _ = make_leads(500, seed=5)
+    with pytest.raises(ModelError):
+        PointsScorecard(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("case", ["not a frame", "one class", "nan label", "length", "no columns"])
+def test_bad_input_raises(case):
+    X, y, _ = make_leads(500, seed=5)
+    y = y.astype(float)
+    if case == "not a frame":
+        X = X.to_numpy()
+    elif case == "one class":
+        y = np.zeros(len(X))
+    elif case == "nan label":
+        y[3] = np.nan
+    elif case == "length":
+        y = y[:-1]
+    else:
+        X = X[[]]
+    with pytest.raises(ModelError):
+        PointsScorecard(n_boot=0).fit(X, y)
