@@ -77,7 +77,7 @@ def test_rare_category_pooled_and_missing_band(fitted):
 def test_monotone_bands_are_monotone(fitted):
     card, _, _ = fitted
     for attribute in MONOTONE:
-        table = card.points_.query("attribute == @attribute and band != @MISSING_BAND")
+        table = card.points_[card.points_["attribute"].eq(attribute) & card.points_["band"].ne(MISSING_BAND)]
         assert table["points"].is_monotonic_increasing
         assert table["win_rate_train"].is_monotonic_increasing
 
