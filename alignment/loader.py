@@ -1,0 +1,880 @@
+"""Reading real CRM exports onto the data contract.
+
+:func:`read_table` reads one table from CSV/TSV (separator and encoding detected),
+Parquet, Excel or a SQL database (a SQLAlchemy URL). :func:`load_workspace` reads
+everything a workspace config names, joins the tables it declares, maps export
+headers onto the contract (preset, then the config's ``[mapping]``), maps outcome
+values, parses timestamps, checks the contract (pandera) and collects the
+data-quality warnings. Structural problems raise one-line :class:`DataError` /
+:class:`ConfigError`; data-quality problems become warnings and the rows they
+concern are listed in :attr:`Workspace.excluded`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from alignment import contract
+from alignment.config import DEFAULT_MISSING, FAMILIES, Config, is_url
+from alignment.exceptions import ConfigError, DataError
+from alignment.presets import PRESET_OUTCOMES, preset_mapping
+
+SEPARATORS = (",", ";", "\t", "|")
+SNIFF_BYTES = 1 << 16
+PARQUET_SUFFIXES = (".parquet", ".pq")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+EXAMPLE_ROWS = 5
+"""How many example rows a warning names."""
+RARE_VARIANT_SHARE = 0.05
+"""A spelling is a rare variant when it has at most this share of the rows of the spelling it resembles."""
+VARIANT_SIMILARITY = 0.85
+MAX_CATEGORIES_CHECKED = 500
+
+# Name patterns for attributes no family lists (first match wins; the rest are demographics).
+FAMILY_HEURISTIC = (
+    ("activity", r"visit|page_?view|session|login|download|form|submission|demo_request|last_activ|recency"
+                 r"|days_since|trial|signup|sign_up|free_"),
+    ("engagement", r"open|click|webinar|event|repl|respon|unsubscri|bounce|newsletter|engag|email_"),
+    ("interest", r"product|pricing|price|topic|interest|content|solution|use_case|plan|module|feature"),
+    ("funnel", r"stage|status|lifecycle|funnel|mql|sql|sal|score|rating|grade|touch|source|channel|medium"),
+)
+
+
+@dataclass
+class Workspace:
+    """Everything loaded for one workspace config (see docs/architecture.md)."""
+
+    leads: pd.DataFrame
+    activities: pd.DataFrame | None
+    truth: pd.DataFrame | None
+    truth_effects: dict | None
+    warnings: list[str]
+    excluded: dict[str, pd.Index]
+    families: dict[str, str]
+    as_of: pd.Timestamp
+    ignored: list[str] = field(default_factory=list)
+    """Columns never used as features: the config's ``families.ignore`` plus contact details."""
+    guessed_families: dict[str, str] = field(default_factory=dict)
+    """The part of ``families`` assigned by the name heuristic (no family in the config lists them)."""
+
+
+# --- reading one table ------------------------------------------------------------------------
+
+
+def _label(location: str) -> str:
+    """How a location is named in messages: a path relative to the current folder, or a URL sans password."""
+    if is_url(location):
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(location).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - any unparsable URL is reported as written
+            return location
+    relative = os.path.relpath(location)
+    return relative if not relative.startswith("..") else str(location)
+
+
+def detect_encoding(raw: bytes) -> str:
+    """The text encoding of ``raw``: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252/Latin-1.
+
+    Short Western-European files are mis-guessed by statistical detectors, so a
+    file that is not valid UTF-8 is read as Windows-1252 (what spreadsheet
+    programs write), or Latin-1 when it holds bytes Windows-1252 leaves undefined.
+    """
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # A multi-byte sequence cut at the end of a sample is still UTF-8.
+        if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
+            return "utf-8"
+    try:
+        raw.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _looks_binary(sample: bytes, encoding: str) -> bool:
+    if encoding != "utf-16" and b"\x00" in sample:
+        return True
+    text = sample.decode(encoding, errors="replace")
+    control = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f")
+    return control > 0.01 * max(len(text), 1) or text.count("\ufffd") > 0.01 * max(len(text), 1)
+
+
+def sniff_separator(text: str) -> str:
+    """The separator among ``,`` ``;`` tab ``|`` that splits the first lines most consistently.
+
+    The header's field count must repeat on the data lines (one more is allowed:
+    exports that end every data line with a separator).
+    """
+    lines = [line for line in text.splitlines() if line.strip()][:50]
+    if len(lines) > 1 and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may cut the last line
+    best, best_score = ",", (-1.0, 0)
+    for separator in SEPARATORS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=separator)]
+        if not counts or counts[0] < 2:
+            continue
+        header = counts[0]
+        consistent = sum(1 for c in counts[1:] if c in (header, header + 1)) / max(len(counts) - 1, 1)
+        score = (consistent, header)
+        if score > best_score:
+            best, best_score = separator, score
+    return best
+
+
+def _parser_error(exc: Exception, label: str) -> DataError:
+    message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if match:
+        expected, line, saw = match.groups()
+        return DataError(f"this line has {saw} fields where the header has {expected}", file=label,
+                         row=int(line), hint="quote values that contain the separator, or pass the separator")
+    return DataError(f"cannot be read as a table: {message}", file=label,
+                     hint="export it again as CSV, Parquet or Excel")
+
+
+def _read_text(path: Path, label: str, separator: str | None, encoding: str | None,
+               columns: list[str] | None) -> pd.DataFrame:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError("the file is empty", file=label, hint="export it again with a header row and data rows")
+    sample = raw[:SNIFF_BYTES]
+    detected = detect_encoding(raw)
+    if _looks_binary(sample, detected):
+        raise DataError("this is binary data, not a text table", file=label,
+                        hint="export the table as CSV (UTF-8), Parquet or Excel .xlsx")
+    encoding = encoding or detected
+    try:
+        text = sample.decode(encoding, errors="ignore")
+    except LookupError:
+        raise DataError(f"unknown encoding '{encoding}'", file=label, hint="use utf-8 or latin-1") from None
+    separator = separator or sniff_separator(text)
+    try:
+        frame = pd.read_csv(path, sep=separator, encoding=encoding, dtype=str, keep_default_na=False,
+                            index_col=False, usecols=columns, skip_blank_lines=True)
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty", file=label,
+                        hint="export it again with a header row and data rows") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not readable as {encoding}: {exc.reason}", file=label,
+                        hint="set source.encoding (e.g. latin-1)") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise _parser_error(exc, label) from None
+    # Every line ending in a separator leaves an empty, unnamed last column.
+    empty_unnamed = [c for c in frame.columns if re.fullmatch(r"Unnamed: \d+", str(c))
+                     and frame[c].str.strip().eq("").all()]
+    frame = frame.drop(columns=empty_unnamed)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_parquet(path: Path, label: str, columns: list[str] | None) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", file=label,
+                        hint="write it again with pandas.DataFrame.to_parquet or export CSV") from None
+    return table.to_pandas()
+
+
+def _read_excel(path: Path, label: str, sheet: str | int | None) -> pd.DataFrame:
+    from openpyxl import load_workbook
+
+    try:
+        names = load_workbook(path, read_only=True).sheetnames
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
+        raise DataError(f"not a readable Excel workbook ({type(exc).__name__})", file=label,
+                        hint="save it again as .xlsx, or export CSV") from None
+    if isinstance(sheet, str) and sheet not in names:
+        close = difflib.get_close_matches(sheet, names, n=1)
+        raise DataError(f"no sheet named '{sheet}'", file=label,
+                        hint=f"did you mean '{close[0]}'?" if close else f"sheets: {', '.join(names)}")
+    if isinstance(sheet, int) and not 0 <= sheet < len(names):
+        raise DataError(f"no sheet number {sheet} (the workbook has {len(names)})", file=label,
+                        hint="sheets are numbered from 0")
+    frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, engine="openpyxl")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.drop(columns=[c for c in frame.columns if re.fullmatch(r"Unnamed: \d+", c)
+                               and frame[c].isna().all()])
+
+
+def _sqlite_file(url: str) -> str | None:
+    match = re.match(r"sqlite(\+\w+)?:///(.+)$", url)
+    return None if not match or match.group(2).startswith(":memory:") else match.group(2).split("?")[0]
+
+
+def _read_sql(url: str, label: str, table: str | None, query: str | None,
+              columns: list[str] | None) -> pd.DataFrame:
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    database = _sqlite_file(url)
+    if database is not None and not Path(database).is_file():
+        # SQLite would silently create an empty database file.
+        raise DataError("database file not found", file=database, hint="check the path in the sqlite:/// URL")
+    if not table and not query:
+        raise DataError("a database source needs a table or a query", file=label,
+                        hint="set source.leads_table (or leads_query) in the config")
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DataError(f"not a database URL that can be opened ({exc})", file=label,
+                        hint="e.g. sqlite:///crm.db or postgresql+psycopg://user:pw@host/db") from None
+    try:
+        with engine.connect() as connection:
+            if query:
+                frame = pd.read_sql_query(text(query), connection)
+            else:
+                schema, _, name = table.rpartition(".")
+                names = inspect(connection).get_table_names(schema=schema or None)
+                if name not in names:
+                    close = difflib.get_close_matches(name, names, n=1)
+                    raise DataError(f"no table '{table}' in the database", file=label,
+                                    hint=f"did you mean '{close[0]}'?" if close
+                                    else f"tables: {', '.join(names) or 'none'}")
+                frame = pd.read_sql_table(name, connection, schema=schema or None, columns=columns)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DataError(f"the database refused: {reason}", file=label,
+                        hint="check the URL, the table or query, and that the server is running") from None
+    finally:
+        engine.dispose()
+    return frame
+
+
+def _is_text(series: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(series.dtype) or series.dtype == object
+
+
+def _clean(frame: pd.DataFrame, missing_values: list[str]) -> pd.DataFrame:
+    """Placeholders to missing (case and surrounding spaces ignored); all-number text columns to numbers."""
+    placeholders = {str(v).strip().lower() for v in missing_values}
+    cleaned = {}
+    for column in frame.columns:
+        series = frame[column]
+        if not _is_text(series) or isinstance(series.dtype, pd.CategoricalDtype):
+            cleaned[column] = series
+            continue
+        if series.dtype == object:  # mixed cells (Excel): only the text ones are cleaned
+            is_text = series.map(lambda value: isinstance(value, str)).astype(bool)
+            text = series.where(is_text).astype("str").str.strip()
+            series = series.mask(is_text, text).mask(is_text & text.str.lower().isin(placeholders))
+            if series.map(lambda value: isinstance(value, str) or pd.isna(value)).all():
+                series = series.astype("str")
+        else:
+            series = series.str.strip()
+            series = series.mask(series.str.lower().isin(placeholders))
+        present = series.dropna()
+        if len(present) and series.dtype != object:
+            numbers = pd.to_numeric(series, errors="coerce")
+            # Leading zeros mark ids and postcodes: they stay text.
+            if numbers.notna().sum() == len(present) and not present.str.match(r"^[+-]?0\d").any():
+                series = numbers
+        cleaned[column] = series
+    return pd.DataFrame(cleaned, index=frame.index)
+
+
+def read_table(
+    location: str | os.PathLike,
+    *,
+    separator: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    missing_values: list[str] | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Read one table from a CSV/TSV, Parquet or Excel file, or a SQL database.
+
+    Parameters
+    ----------
+    location : str or PathLike
+        A file path, or a SQLAlchemy URL (``sqlite:///crm.db``, ``postgresql+psycopg://...``).
+    separator : str, optional
+        CSV separator; default: detected among ``,`` ``;`` tab ``|``.
+    encoding : str, optional
+        Text encoding; default: detected (UTF-8 with or without BOM, else Windows-1252/Latin-1).
+    sheet : str or int, optional
+        Excel sheet name or 0-based number (default: the first).
+    table, query : str, optional
+        For a database: the table to read, or a SQL query.
+    missing_values : list of str, optional
+        Placeholders meaning missing (compared ignoring case and surrounding spaces);
+        default: :data:`alignment.config.DEFAULT_MISSING`.
+    columns : list of str, optional
+        Read only these columns (Parquet, CSV and database tables).
+
+    Returns
+    -------
+    DataFrame
+        The raw table (export headers, not yet mapped), index = 0-based data row.
+        ``attrs["source"]`` names it and ``attrs["row_offset"]`` turns an index into
+        the row number a person sees (header = row 1 in CSV and Excel).
+
+    Raises
+    ------
+    DataError
+        The file is missing, empty, binary, has a header only, or cannot be parsed.
+    """
+    location = str(location)
+    label = _label(location)
+    if is_url(location):
+        frame = _read_sql(location, label, table, query, columns)
+        row_offset = 1
+    else:
+        path = Path(location)
+        if not path.exists():
+            raise DataError("file not found", file=label, hint="check the path (relative to the config file)")
+        suffix = path.suffix.lower()
+        head = b"" if path.is_dir() else path.open("rb").read(4)
+        if path.is_dir() or suffix in PARQUET_SUFFIXES or head == b"PAR1":
+            frame, row_offset = _read_parquet(path, label, columns), 1
+        elif suffix in EXCEL_SUFFIXES or head.startswith(b"PK\x03\x04"):
+            frame, row_offset = _read_excel(path, label, sheet), 2
+        elif suffix == ".xls":
+            raise DataError("old .xls workbooks are not supported", file=label, hint="save it as .xlsx or CSV")
+        else:
+            frame, row_offset = _read_text(path, label, separator, encoding, columns), 2
+    if frame.shape[1] == 0:
+        raise DataError("the file has no columns", file=label, hint="export it again with a header row")
+    if len(frame) == 0:
+        raise DataError("there is a header but no data rows", file=label,
+                        hint="export again including the rows (check the export's filters)")
+    frame = _clean(frame.reset_index(drop=True), DEFAULT_MISSING if missing_values is None else missing_values)
+    frame.attrs.update(source=label, row_offset=row_offset)
+    return frame
+
+
+# --- from raw table to the contract -----------------------------------------------------------
+
+
+def _rows(index: pd.Index, offset: int, limit: int = EXAMPLE_ROWS) -> str:
+    shown = ", ".join(str(int(i) + offset) for i in index[:limit])
+    return shown + (", …" if len(index) > limit else "")
+
+
+def _as_key(series: pd.Series) -> pd.Series:
+    """Ids and join keys as text ("17", not "17.0")."""
+    if pd.api.types.is_float_dtype(series.dtype):
+        present = series.dropna()
+        if (present == np.floor(present)).all():
+            series = series.astype("Int64")
+    return series.astype("str").str.strip().where(series.notna())
+
+
+def _apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[str]) -> pd.DataFrame:
+    for join in config.source.joins:
+        location = _resolve(config, join.path)
+        right = read_table(location, table=join.table, query=join.query,
+                           missing_values=config.source.missing_values)
+        right_label = right.attrs["source"]
+        keys = [join.on] if isinstance(join.on, str) else list(join.on)
+        for key in keys:
+            for side, side_label in ((frame, label), (right, right_label)):
+                if key not in side.columns:
+                    close = difflib.get_close_matches(key, [str(c) for c in side.columns], n=1)
+                    raise DataError(f"the join key '{key}' is not a column here", file=side_label, column=key,
+                                    hint=f"did you mean '{close[0]}'?" if close else "fix source.joins.on")
+        left = frame.assign(**{k: _as_key(frame[k]) for k in keys}, __row__=frame.index)
+        right = right.assign(**{k: _as_key(right[k]) for k in keys})
+        duplicated = right.duplicated(keys, keep=False)
+        if duplicated.any():
+            first = right.index[duplicated][0]
+            value = ", ".join(str(right.at[first, k]) for k in keys)
+            raise DataError(f"key '{value}' is on {int(duplicated.sum())} rows, so joining would duplicate "
+                            "leads", file=right_label, column=keys[0], row=int(first) + right.attrs["row_offset"],
+                            hint="keep one row per key in the joined table")
+        matched = left.set_index(keys).index.isin(right.set_index(keys).index)
+        if not matched.any():
+            raise DataError(f"the join key matches no row of {right_label}", file=label, column=keys[0],
+                            hint="check both tables use the same ids (e.g. 'A-17' in one and '17' in the other)")
+        if not matched.all():
+            unmatched = left.index[~matched]
+            consequence = "dropped (inner join)" if join.how == "inner" else "kept with empty joined columns"
+            warnings.append(f"{label}: {len(unmatched):,} leads (e.g. rows {_rows(unmatched, 2)}) have no match "
+                            f"in {right_label} on '{', '.join(keys)}' — {consequence}")
+        merged = left.merge(right, how=join.how, on=keys, suffixes=("", f"_{Path(location).stem}"))
+        frame = merged.set_index("__row__").rename_axis(None)
+    return frame
+
+
+def _apply_mapping(frame: pd.DataFrame, config: Config, label: str) -> pd.DataFrame:
+    headers = [str(c) for c in frame.columns]
+    for header in config.mapping:
+        if header not in frame.columns:
+            close = difflib.get_close_matches(header, headers, n=1)
+            raise DataError(f"the config [mapping] names '{header}', which is not a column of this table",
+                            file=label, column=header,
+                            hint=f"did you mean '{close[0]}'?" if close else f"columns: {', '.join(headers[:12])}")
+    mapping = {h: t for h, t in preset_mapping(config.source.preset, headers).items()
+               if h not in config.mapping and t not in config.mapping.values()}
+    mapping.update(config.mapping)
+    renamed = frame.rename(columns=mapping)
+    # Contract columns written another way ("Created At", "OUTCOME") are recognised.
+    taken = set(renamed.columns)
+    spelled = {c: contract.normalise_header(c) for c in renamed.columns
+               if c not in contract.LEAD_COLUMNS and contract.normalise_header(c) in contract.LEAD_COLUMNS}
+    spelled = {c: n for c, n in spelled.items() if n not in taken}
+    renamed = renamed.rename(columns=spelled)
+    duplicated = renamed.columns[renamed.columns.duplicated()].unique()
+    if len(duplicated):
+        name = duplicated[0]
+        sources = [h for h, n in zip(frame.columns, renamed.columns, strict=True) if n == name]
+        raise DataError(f"{' and '.join(repr(s) for s in sources)} both become '{name}'", file=label, column=name,
+                        hint="map only one of them onto it in the config [mapping]")
+    return renamed
+
+
+def _outcome_lookup(config: Config) -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    extra = PRESET_OUTCOMES.get(config.source.preset, {})
+    for category in contract.OUTCOMES:
+        for value in [*getattr(config.outcome, category), *extra.get(category, [])]:
+            key = str(value).strip().lower()
+            if lookup.get(key, category) != category:
+                raise ConfigError(f"outcome value '{value}' is listed as both {lookup[key]} and {category}",
+                                  file=str(config.path) if config.path else None,
+                                  hint="keep it in one of the [outcome] lists")
+            lookup[key] = category
+    return lookup
+
+
+def _map_outcome(raw: pd.Series, config: Config, label: str, offset: int) -> pd.Series:
+    lookup = _outcome_lookup(config)
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        keys = raw.map({True: "true", False: "false"})
+    elif pd.api.types.is_numeric_dtype(raw.dtype):
+        keys = _as_key(raw)
+    else:
+        keys = raw.astype("str").str.strip().str.lower()
+    mapped = keys.map(lookup)
+    if "" in lookup:
+        mapped = mapped.mask(keys.isna(), lookup[""])
+    blank = keys.isna() & mapped.isna()
+    if blank.any():
+        rows = raw.index[blank]
+        raise DataError(f"{int(blank.sum())} leads have no outcome (rows {_rows(rows, offset)})", file=label,
+                        column="outcome", row=int(rows[0]) + offset,
+                        hint="fill them in, or add \"\" to [outcome] open to count them as open")
+    unmapped = mapped.isna()
+    if unmapped.any():
+        counts = raw[unmapped].astype("str").value_counts()
+        shown = ", ".join(f"'{v}' ({n} rows)" for v, n in counts.head(8).items())
+        first = raw.index[unmapped][0]
+        raise DataError(f"outcome values not mapped to won/lost/open: {shown}", file=label, column="outcome",
+                        row=int(first) + offset,
+                        hint="add each to the won, lost or open list under [outcome] in the config")
+    outcome = pd.Series(pd.Categorical(mapped, dtype=contract.OUTCOME_DTYPE), index=raw.index)
+    counts = outcome.value_counts()
+    present = counts[counts > 0]
+    if len(present) == 1:
+        raise DataError(f"every lead has outcome '{present.index[0]}', so there is nothing to tell apart",
+                        file=label, column="outcome",
+                        hint="export both won and not-won leads, or check the [outcome] lists")
+    if counts["won"] == 0:
+        values = ", ".join(f"'{v}'" for v in raw.astype("str").value_counts().index[:6])
+        raise DataError(f"no lead is won (values seen: {values})", file=label, column="outcome",
+                        hint="add the value that means won to [outcome] won")
+    return outcome
+
+
+def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        parsed = raw.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(raw.dtype):
+        parsed = raw
+    elif raw.isna().all():
+        parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    elif pd.api.types.is_numeric_dtype(raw.dtype):
+        first = raw.first_valid_index()
+        raise DataError(f"holds numbers ({raw[first]!r}), not dates", file=label, column=column,
+                        row=int(first) + offset, hint="export dates as YYYY-MM-DD or YYYY-MM-DD HH:MM")
+    else:
+        text = raw.astype("str") if raw.dtype == object else raw
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        retry = text.notna() & parsed.isna()
+        if retry.any():
+            parsed = parsed.mask(retry, pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True))
+        bad = text.notna() & parsed.isna()
+        if bad.any():
+            first = raw.index[bad][0]
+            raise DataError(f"'{raw[first]}' is not a date ({int(bad.sum())} such rows)", file=label, column=column,
+                            row=int(first) + offset, hint="use YYYY-MM-DD (or YYYY-MM-DD HH:MM), or leave it empty")
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")
+
+
+def _to_float(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype(float)
+    text = raw.astype("str").str.replace(r"[\s$€£,]", "", regex=True)
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = raw.notna() & numbers.isna()
+    if bad.any():
+        first = raw.index[bad][0]
+        raise DataError(f"'{raw[first]}' is not a number", file=label, column=column, row=int(first) + offset,
+                        hint="export plain numbers (no units), or leave it empty")
+    return numbers.astype(float)
+
+
+def _lead_ids(leads: pd.DataFrame, label: str, offset: int) -> pd.Series:
+    if "lead_id" not in leads.columns:
+        return pd.Series((leads.index + 1).astype("str"), index=leads.index, dtype="str")
+    ids = _as_key(leads["lead_id"])
+    missing = ids.isna()
+    if missing.any():
+        rows = leads.index[missing]
+        raise DataError(f"{int(missing.sum())} leads have no id (rows {_rows(rows, offset)})", file=label,
+                        column="lead_id", row=int(rows[0]) + offset,
+                        hint="fill in the ids, or unmap the id column to number the rows instead")
+    duplicated = ids.duplicated(keep=False)
+    if duplicated.any():
+        rows = leads.index[duplicated]
+        first_id = ids[rows[0]]
+        same = rows[ids[rows] == first_id]
+        raise DataError(f"lead id '{first_id}' appears {len(same)} times (rows {_rows(same, offset)}); "
+                        f"{int(ids.duplicated().sum())} duplicate ids in all", file=label, column="lead_id",
+                        row=int(same[1]) + offset, hint="every lead needs its own id: remove the duplicate rows")
+    return ids.astype("str")
+
+
+def _unify_spellings(leads: pd.DataFrame, columns: list[str], label: str, offset: int,
+                     warnings: list[str], excluded: dict[str, pd.Index]) -> pd.DataFrame:
+    """Case/space variants are merged into the commonest spelling; rare near-duplicates are flagged."""
+    flagged: list[pd.Index] = []
+    for column in columns:
+        series = leads[column]
+        if not pd.api.types.is_string_dtype(series.dtype):
+            continue
+        counts = series.value_counts()
+        if len(counts) < 2 or len(counts) > MAX_CATEGORIES_CHECKED:
+            continue
+        folded = pd.Series(counts.index.str.lower().str.replace(r"\s+", " ", regex=True), index=counts.index)
+        canonical = {}
+        for _, group in counts.groupby(folded.values, sort=False):
+            if len(group) > 1:
+                keep = group.idxmax()
+                canonical.update({variant: keep for variant in group.index if variant != keep})
+        if canonical:
+            n_rows = int(series.isin(list(canonical)).sum())
+            merged = "; ".join(f"'{a}' → '{b}'" for a, b in list(canonical.items())[:4])
+            warnings.append(f"{label}, column '{column}': {n_rows:,} values differing only in case or spaces "
+                            f"were merged into the commonest spelling ({merged})")
+            series = series.replace(canonical)
+            counts = series.value_counts()
+        values = list(counts.index)
+        for value in values:
+            bigger = [v for v in values if counts[v] * RARE_VARIANT_SHARE >= counts[value] and v != value
+                      and re.sub(r"\D", "", v) == re.sub(r"\D", "", value)]
+            close = difflib.get_close_matches(value.lower(), [v.lower() for v in bigger], n=1,
+                                              cutoff=VARIANT_SIMILARITY)
+            if len(value) < 4 or not close:
+                continue
+            target = next(v for v in bigger if v.lower() == close[0])
+            rows = leads.index[series == value]
+            warnings.append(f"{label}, column '{column}': '{value}' ({len(rows):,} rows, e.g. rows "
+                            f"{_rows(rows, offset)}) looks like a misspelling of '{target}' ({counts[target]:,} "
+                            "rows) — set to missing there; correct it in the CRM or list it under [mapping]")
+            series = series.mask(series == value)
+            flagged.append(rows)
+        leads[column] = series
+    if flagged:
+        union = flagged[0].append(flagged[1:]).unique()
+        excluded["spelling_variant"] = pd.Index(leads.loc[union, "lead_id"], name=None)
+    return leads
+
+
+def _quality(leads: pd.DataFrame, label: str, offset: int, warnings: list[str],
+             excluded: dict[str, pd.Index]) -> pd.DataFrame:
+    for check in contract.QUALITY_CHECKS:
+        rows = contract.failing_rows(leads, check)
+        if len(rows) == 0:
+            continue
+        examples = leads.loc[rows[:3], "lead_id"].tolist()
+        warnings.append(f"{label}: {len(rows):,} leads with {check.describe} (e.g. rows {_rows(rows, offset)}; "
+                        f"lead ids {', '.join(examples)}) — {check.consequence}")
+        excluded[check.reason] = pd.Index(leads.loc[rows, "lead_id"], name=None)
+        if check.reason == "negative_amount":
+            leads.loc[rows, "amount"] = np.nan
+    return leads
+
+
+def guess_family(column: str) -> str:
+    """The family an attribute no config family lists goes to, by its name (see docs/data-contract.md)."""
+    name = contract.normalise_header(column)
+    for family, pattern in FAMILY_HEURISTIC:
+        if re.search(pattern, name):
+            return family
+    return "demographics"
+
+
+def conform_leads(raw: pd.DataFrame, config: Config, label: str | None = None, row_offset: int | None = None,
+                  ) -> tuple[pd.DataFrame, list[str], dict[str, pd.Index]]:
+    """Map a raw leads table onto the contract.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        From :func:`read_table` (joins already applied), export headers.
+    config : Config
+        Gives the preset, mapping, outcome lists and ignored columns.
+    label : str, optional
+        The name of the source in messages (default ``raw.attrs["source"]``).
+    row_offset : int, optional
+        Index -> row number a person sees (default ``raw.attrs["row_offset"]``, else 2).
+
+    Returns
+    -------
+    leads : DataFrame
+        Canonical columns first, then attributes; validated against :func:`contract.leads_schema`.
+    warnings : list of str
+    excluded : dict of str to Index
+        Lead ids kept out of what they would distort, by reason.
+    """
+    label = label or raw.attrs.get("source", "leads")
+    offset = raw.attrs.get("row_offset", 2) if row_offset is None else row_offset
+    warnings: list[str] = []
+    excluded: dict[str, pd.Index] = {}
+    leads = _apply_mapping(raw, config, label)
+    if "outcome" not in leads.columns:
+        candidates = [c for c in leads.columns
+                      if re.search(r"stage|status|outcome|result|won|convert", str(c), re.IGNORECASE)]
+        hint = (f"map one of {', '.join(repr(c) for c in candidates[:3])} onto outcome in [mapping]" if candidates
+                else "map the column that says won/lost onto outcome in the config [mapping]")
+        raise DataError("there is no outcome column", file=label, column="outcome",
+                        hint=hint + ", or use a preset (--preset hubspot|salesforce)")
+    leads["outcome"] = _map_outcome(leads["outcome"], config, label, offset)
+    leads["lead_id"] = _lead_ids(leads, label, offset)
+    for column in contract.TIMESTAMP_COLUMNS:
+        if column in leads.columns:
+            leads[column] = _to_timestamps(leads[column], column, label, offset)
+    for column in contract.NUMERIC_COLUMNS:
+        if column in leads.columns:
+            leads[column] = _to_float(leads[column], column, label, offset)
+    for column in contract.TEXT_COLUMNS:
+        if column in leads.columns:
+            leads[column] = _as_key(leads[column]) if pd.api.types.is_numeric_dtype(leads[column]) \
+                else leads[column].astype("str")
+    ignored = set(config.families.ignore) | {c for c in leads.columns if contract.is_contact_column(c)}
+    categorical = [c for c in leads.columns if c not in ignored and c not in ("lead_id", "outcome")
+                   and c not in contract.TIMESTAMP_COLUMNS]
+    leads = _unify_spellings(leads, categorical, label, offset, warnings, excluded)
+    leads = _quality(leads, label, offset, warnings, excluded)
+    ordered = [c for c in contract.LEAD_COLUMNS if c in leads.columns]
+    leads = leads[ordered + [c for c in leads.columns if c not in ordered]]
+    contract.validate_frame(leads, contract.leads_schema(), file=label, row_offset=offset)
+    return leads.reset_index(drop=True), warnings, excluded
+
+
+# --- activities and truth ---------------------------------------------------------------------
+
+
+def _activities_parquet(path: Path, label: str, config: Config, lead_ids: pd.Series,
+                        warnings: list[str]) -> pd.DataFrame:
+    """Read only the three activity columns with pyarrow; no per-row Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", file=label) from None
+    source_of = {target: header for header, target in config.mapping.items() if header in names}
+    wanted = {c: source_of.get(c, c) for c in contract.ACTIVITY_COLUMNS}
+    for column, header in wanted.items():
+        if header not in names:
+            raise DataError("the activities table has no such column", file=label, column=column,
+                            hint=f"columns: {', '.join(names[:10])}; map one onto '{column}' in [mapping]")
+    table = pq.read_table(path, columns=list(wanted.values()))
+    table = table.rename_columns([{v: k for k, v in wanted.items()}[n] for n in table.column_names])
+    lead_id = table["lead_id"]
+    if not pa.types.is_string(lead_id.type) and not pa.types.is_large_string(lead_id.type):
+        lead_id = pc.cast(pc.cast(lead_id, pa.int64()) if pa.types.is_floating(lead_id.type) else lead_id,
+                          pa.string())
+    kind = table["activity_type"].type
+    activity_type = table["activity_type"] if pa.types.is_dictionary(kind) else \
+        pc.dictionary_encode(table["activity_type"])
+    occurred = table["occurred_at"]
+    table = pa.table({"lead_id": lead_id, "occurred_at": occurred, "activity_type": activity_type})
+    known = pc.is_in(table["lead_id"], value_set=pa.array(lead_ids.to_numpy(dtype=object), pa.string()))
+    complete = pc.and_(pc.fill_null(known, False), pc.is_valid(table["occurred_at"]))
+    dropped = len(table) - pc.sum(complete).as_py()
+    if dropped:
+        warnings.append(f"{label}: {dropped:,} activities name no known lead or have no time — left out")
+        table = table.filter(complete)
+    frame = table.to_pandas()
+    frame["occurred_at"] = _to_timestamps(frame["occurred_at"], "occurred_at", label, 1)
+    return frame
+
+
+def _activities_table(raw: pd.DataFrame, config: Config, lead_ids: pd.Series,
+                      warnings: list[str]) -> pd.DataFrame:
+    label, offset = raw.attrs["source"], raw.attrs["row_offset"]
+    frame = raw.rename(columns={h: t for h, t in config.mapping.items() if h in raw.columns})
+    for column in contract.ACTIVITY_COLUMNS:
+        if column not in frame.columns:
+            raise DataError("the activities table has no such column", file=label, column=column,
+                            hint=f"map one onto '{column}' in the config [mapping]")
+    frame = frame[list(contract.ACTIVITY_COLUMNS)].copy()
+    frame["lead_id"] = _as_key(frame["lead_id"])
+    frame["occurred_at"] = _to_timestamps(frame["occurred_at"], "occurred_at", label, offset)
+    complete = frame["lead_id"].isin(lead_ids) & frame["occurred_at"].notna()
+    if not complete.all():
+        warnings.append(f"{label}: {int((~complete).sum()):,} activities (e.g. rows "
+                        f"{_rows(frame.index[~complete], offset)}) name no known lead or have no time — left out")
+        frame = frame[complete]
+    frame["lead_id"] = frame["lead_id"].astype("str")
+    frame["activity_type"] = frame["activity_type"].astype("str").astype("category")
+    return frame.reset_index(drop=True)
+
+
+def load_activities(location: str, config: Config, lead_ids: pd.Series, warnings: list[str]) -> pd.DataFrame:
+    """Read the activities table (``lead_id``, ``occurred_at``, ``activity_type``) for the known leads."""
+    path = Path(location)
+    if not is_url(location) and path.exists() and (path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir()):
+        frame = _activities_parquet(path, _label(location), config, lead_ids, warnings)
+    else:
+        raw = read_table(location, separator=config.source.separator, encoding=config.source.encoding,
+                         table=config.source.activities_table, query=config.source.activities_query,
+                         missing_values=config.source.missing_values)
+        frame = _activities_table(raw, config, lead_ids, warnings)
+    contract.validate_frame(frame, contract.activities_schema(), file=_label(location), row_offset=1)
+    return frame
+
+
+def load_truth(location: str) -> tuple[pd.DataFrame, dict | None]:
+    """The demo's ground truth (``lead_id``, ``true_probability``) and ``truth_effects.json`` beside it."""
+    truth = read_table(location, missing_values=[])
+    for column in ("lead_id", "true_probability"):
+        if column not in truth.columns:
+            raise DataError("the truth table has no such column", file=truth.attrs["source"], column=column,
+                            hint="it needs lead_id and true_probability")
+    truth = pd.DataFrame({"lead_id": _as_key(truth["lead_id"]).astype("str"),
+                          "true_probability": truth["true_probability"].astype(float)})
+    effects_path = Path(location).parent / "truth_effects.json"
+    effects = None
+    if not is_url(location) and effects_path.is_file():
+        try:
+            effects = json.loads(effects_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"not valid JSON ({exc.msg})", file=_label(str(effects_path)), row=exc.lineno) from None
+    return truth, effects
+
+
+# --- the workspace ----------------------------------------------------------------------------
+
+
+def _resolve(config: Config, location: str) -> str:
+    """Like ``Config.resolve``, and a relative ``sqlite:///file.db`` also resolves against the workspace."""
+    resolved = config.resolve(location)
+    database = _sqlite_file(resolved) if is_url(resolved) else None
+    if database is not None and not Path(database).is_absolute():
+        resolved = resolved.replace(database, str(config.workspace / database), 1)
+    return resolved
+
+
+def _families(leads: pd.DataFrame, config: Config, activity_types: list[str], label: str,
+              warnings: list[str]) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    listed = config.families.family_of()
+    contact = [c for c in leads.columns if contract.is_contact_column(c)]
+    ignored = list(dict.fromkeys([*config.families.ignore, *contact]))
+    unknown = [c for c in [*listed, *config.families.ignore] if c not in leads.columns and c not in activity_types]
+    if unknown:
+        warnings.append(f"{label}: the config [families] lists {', '.join(repr(c) for c in unknown)}, which is "
+                        "neither a column nor an activity type — check the spelling")
+    families = {c: f for c, f in listed.items() if c not in ignored and (c in leads.columns or c in activity_types)}
+    guessed = {c: guess_family(c) for c in leads.columns
+               if c not in contract.LEAD_COLUMNS and c not in families and c not in ignored}
+    if guessed:
+        shown = ", ".join(f"{c} → {f}" for c, f in guessed.items())
+        warnings.append(f"{label}: {len(guessed)} columns are in no family and were assigned by name ({shown}) — "
+                        "list them under [families] (or families.ignore) to decide")
+    families.update(guessed)
+    return families, guessed, ignored
+
+
+def _as_of(config: Config, leads: pd.DataFrame, activities: pd.DataFrame | None) -> pd.Timestamp:
+    if config.scoring.as_of:
+        try:
+            return pd.Timestamp(config.scoring.as_of).tz_localize(None)
+        except ValueError:
+            raise ConfigError(f"scoring.as_of '{config.scoring.as_of}' is not a date",
+                              file=str(config.path) if config.path else None, hint="use YYYY-MM-DD") from None
+    latest = [leads[c].max() for c in contract.TIMESTAMP_COLUMNS if c in leads.columns]
+    if activities is not None and len(activities):
+        latest.append(activities["occurred_at"].max())
+    latest = [t for t in latest if pd.notna(t)]
+    return max(latest) if latest else pd.NaT
+
+
+def load_workspace(config: Config) -> Workspace:
+    """Read, join, map and check everything a workspace config names.
+
+    Parameters
+    ----------
+    config : Config
+        A loaded workspace config (:func:`alignment.config.load_config`).
+
+    Returns
+    -------
+    Workspace
+        Validated leads (and activities, truth), the data-quality warnings, the
+        lead ids kept out by reason, the feature family of every attribute, and
+        the export date ``as_of`` (NaT when the data holds no timestamps).
+
+    Raises
+    ------
+    DataError, ConfigError
+        A structural problem, in one line naming the file, column and row.
+    """
+    source = config.source
+    warnings: list[str] = []
+    steps = tqdm(total=4, desc="loading", unit="step", disable=None, leave=False)
+    try:
+        location = _resolve(config, source.leads)
+        raw = read_table(location, separator=source.separator, encoding=source.encoding, sheet=source.sheet,
+                         table=source.leads_table, query=source.leads_query, missing_values=source.missing_values)
+        label, offset = raw.attrs["source"], raw.attrs["row_offset"]
+        raw = _apply_joins(raw, config, label, warnings)
+        steps.update()
+        leads, lead_warnings, excluded = conform_leads(raw, config, label, offset)
+        warnings.extend(lead_warnings)
+        steps.update()
+        activities = None
+        if source.activities:
+            activities = load_activities(_resolve(config, source.activities), config, leads["lead_id"], warnings)
+        steps.update()
+        truth = effects = None
+        if source.truth:
+            truth, effects = load_truth(_resolve(config, source.truth))
+        steps.update()
+    finally:
+        steps.close()
+    activity_types = list(activities["activity_type"].cat.categories) if activities is not None else []
+    families, guessed, ignored = _families(leads, config, activity_types, label, warnings)
+    return Workspace(leads=leads, activities=activities, truth=truth, truth_effects=effects, warnings=warnings,
+                     excluded=excluded, families=families, as_of=_as_of(config, leads, activities),
+                     ignored=ignored, guessed_families=guessed)
