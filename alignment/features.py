@@ -1,0 +1,530 @@
+"""Point-in-time features and labels: what was known about each lead at its scoring moment.
+
+The scoring moment is the MQL hand-off (``scoring.moment = "mql"``) or ``days_after_created`` days after
+creation (``"created"``). Every feature uses only what was known at that moment, so the scale is fitted on the
+same information it will see when it scores a new lead:
+
+- attributes from the leads table, each in the family the workspace assigns it (attributes carry no
+  timestamp: they are taken as known at the moment, and the leakage guard screens the ones that are not);
+- ``source`` and ``campaign`` (funnel) and, when the moment is not the MQL itself, whether the lead had
+  reached MQL / SAL / SQL by then (``reached_mql`` ...); at the MQL moment, ``days_to_mql`` (creation to
+  hand-off);
+- per activity type, the exponentially decayed count at the moment (weight ``0.5 ** (age_days / half_life)``),
+  named ``<type>_decayed``; plus ``days_since_last_activity`` and ``active_days_90d`` (distinct calendar days
+  with any activity in the 90 days up to the moment). Events after the moment never count.
+
+The label is 1 when the lead was won within ``horizon_days`` of its moment, 0 when it was lost, won later, or
+still open with its horizon passed, and NaN (left out of fitting) when it is still open inside its horizon,
+never reached the moment, or was closed before it. See ``docs/features.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alignment.config import FAMILIES, Config
+from alignment.exceptions import DataError
+
+DAY_NS = 86_400 * 10**9
+_NAT = np.iinfo(np.int64).min
+
+ACTIVE_DAYS_WINDOW = 90
+"""Distinct active days are counted over this many calendar days up to the moment (bounded memory)."""
+
+DEFAULT_ACTIVITY_FAMILY = {
+    "email_open": "engagement",
+    "email_click": "engagement",
+    "webinar": "engagement",
+    "pricing_page": "interest",
+    "content_download": "interest",
+    "web_visit": "activity",
+    "demo_request": "activity",
+    "form": "activity",
+}
+"""Family of each known activity type's decayed count; unknown types go to ``activity``."""
+
+NOT_ATTRIBUTES = frozenset({
+    "lead_id", "outcome", "created_at", "closed_at", "amount", "mql_at", "sal_at", "sql_at", "rejected_at",
+    "rejection_reason", "first_touch_at", "owner", "legacy_score",
+})
+"""Contract columns never used as raw features: ids, the outcome, stage dates, and what sales records after
+the hand-off (the owner, rejection reason, deal amount) or the score being compared against."""
+
+STAGE_COLUMNS = ("mql_at", "sal_at", "sql_at")
+
+
+@dataclass
+class FeatureSet:
+    """Features, labels and scoring moments of a set of leads (the features → scorecard contract).
+
+    Attributes
+    ----------
+    X : pd.DataFrame
+        Indexed by ``lead_id``; one column per candidate feature, raw values known at the scoring moment
+        (numbers as float, categories as strings; NaN = missing).
+    family : dict[str, str]
+        Feature → one of :data:`alignment.config.FAMILIES`.
+    monotone : dict[str, str]
+        Feature → ``"increasing"``, ``"decreasing"`` or ``"none"``.
+    label : pd.Series
+        Float, index ``lead_id``: 1.0 won within the horizon, 0.0 not, NaN excluded from fitting.
+    scored_at, created_at : pd.Series
+        Timestamps (``datetime64[ns]``, NaT when unknown), index ``lead_id``.
+    has_dates : bool
+        Whether there is a scoring moment at all (a time split is possible).
+    notes : list[str]
+        What was dropped or assumed, for the model card.
+    """
+
+    X: pd.DataFrame
+    family: dict[str, str]
+    monotone: dict[str, str]
+    label: pd.Series
+    scored_at: pd.Series
+    created_at: pd.Series
+    has_dates: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def activity_slug(activity_type: Any) -> str:
+    """Normalise an activity type name (``"Pricing page"`` → ``"pricing_page"``)."""
+    return re.sub(r"[^0-9a-z]+", "_", str(activity_type).strip().lower()).strip("_")
+
+
+def activity_feature_name(activity_type: Any) -> str:
+    """Name of an activity type's decayed-count feature (``"pricing page"`` → ``"pricing_page_decayed"``)."""
+    return f"{activity_slug(activity_type)}_decayed"
+
+
+def _ns(values: pd.Series | pd.Index | np.ndarray, *, what: str) -> np.ndarray:
+    """Timestamps as int64 nanoseconds (NaT as int64 min), whatever their resolution or time zone."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    if series.dtype.kind != "M":
+        if series.isna().all():
+            return np.full(len(series), _NAT, dtype=np.int64)
+        raise DataError(f"expected timestamps, found {series.dtype}", column=what,
+                        hint="load the data with alignment.loader.load_workspace")
+    return series.to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)
+
+
+def _timestamps(ns: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(ns.view("datetime64[ns]"), index=index)
+
+
+def _resolve_as_of(workspace: Any, leads: pd.DataFrame, activities: pd.DataFrame | None) -> int:
+    """The export date in ns, or the latest timestamp in the data; ``_NAT`` when there is none."""
+    as_of = getattr(workspace, "as_of", None)
+    if as_of is not None and not pd.isna(as_of):
+        return int(pd.Timestamp(as_of).as_unit("ns").value)
+    latest = _NAT
+    for column in ("created_at", "closed_at", *STAGE_COLUMNS, "rejected_at", "first_touch_at"):
+        if column in leads:
+            latest = max(latest, int(_ns(leads[column], what=column).max(initial=_NAT)))
+    if activities is not None and len(activities):
+        latest = max(latest, int(_ns(activities["occurred_at"], what="occurred_at").max(initial=_NAT)))
+    return latest
+
+
+def scoring_moments(leads: pd.DataFrame, config: Config) -> tuple[np.ndarray, str | None, list[str]]:
+    """The scoring moment of every lead, as int64 ns (``_NAT`` = never reached or unknown).
+
+    Returns
+    -------
+    moments : np.ndarray
+        int64 nanoseconds per lead.
+    kind : str or None
+        ``"mql"``, ``"created"``, or None when the data has no timestamps to place a moment.
+    notes : list[str]
+        Fallbacks taken.
+    """
+    notes: list[str] = []
+    moment = config.scoring.moment
+    if moment == "mql" and "mql_at" in leads and leads["mql_at"].notna().any():
+        return _ns(leads["mql_at"], what="mql_at"), "mql", notes
+    if moment == "mql":
+        notes.append("scoring moment 'mql' asked for but the data has no mql_at: scored "
+                     f"{config.scoring.days_after_created} days after creation instead")
+    if "created_at" in leads and leads["created_at"].notna().any():
+        created = _ns(leads["created_at"], what="created_at")
+        shifted = np.where(created == _NAT, _NAT, created + config.scoring.days_after_created * DAY_NS)
+        return shifted, "created", notes
+    notes.append("no timestamps to place a scoring moment (no created_at / mql_at): labels are the "
+                 "outcome as exported, and there can be no time split")
+    return np.full(len(leads), _NAT, dtype=np.int64), None, notes
+
+
+def make_labels(
+    outcome: pd.Series,
+    closed_at: pd.Series | None,
+    scored_ns: np.ndarray,
+    as_of_ns: int,
+    horizon_days: int,
+    *,
+    has_dates: bool,
+) -> tuple[np.ndarray, list[str]]:
+    """Won within ``horizon_days`` of the moment (1), not (0), or excluded (NaN); see the module docstring."""
+    state = outcome.astype(object).to_numpy()
+    won, lost, open_ = state == "won", state == "lost", state == "open"
+    label = np.full(len(state), np.nan)
+    notes: list[str] = []
+    if not has_dates:
+        label[won], label[lost] = 1.0, 0.0
+        if open_.any():
+            notes.append(f"{int(open_.sum())} open leads left out of fitting (no dates to tell whether "
+                         "their horizon has passed)")
+        return label, notes
+
+    horizon_ns = horizon_days * DAY_NS
+    reached = (scored_ns != _NAT) & ((as_of_ns == _NAT) | (scored_ns <= as_of_ns))
+    closed = (np.full(len(state), _NAT, dtype=np.int64) if closed_at is None
+              else _ns(closed_at, what="closed_at"))
+    has_close = closed != _NAT
+    closed_before = reached & has_close & (won | lost) & (closed < scored_ns)
+    within = has_close & (closed - scored_ns <= horizon_ns)
+
+    label[reached & lost] = 0.0
+    label[reached & won & within] = 1.0
+    label[reached & won & has_close & ~within] = 0.0
+    won_no_date = reached & won & ~has_close
+    label[won_no_date] = 1.0
+    horizon_passed = (as_of_ns != _NAT) & (scored_ns + horizon_ns <= as_of_ns)
+    label[reached & open_ & horizon_passed] = 0.0
+    label[closed_before] = np.nan
+
+    counts = {
+        "never reached the scoring moment": int((~reached).sum()),
+        "still open inside their horizon": int((reached & open_ & ~horizon_passed).sum()),
+        "closed before their scoring moment": int(closed_before.sum()),
+    }
+    for reason, count in counts.items():
+        if count:
+            notes.append(f"{count} leads left out of fitting: {reason}")
+    if won_no_date.any():
+        notes.append(f"{int(won_no_date.sum())} won leads have no closed_at: "
+                     "counted as won within the horizon")
+    late = int((reached & won & has_close & ~within).sum())
+    if late:
+        notes.append(f"{late} leads won after the {horizon_days}-day horizon count as not won")
+    return label, notes
+
+
+def _lead_codes(lead_ids: pd.Series, lead_index: pd.Index) -> np.ndarray:
+    """Position of each event's lead in ``lead_index`` (-1 for an unknown lead), hashing each id once."""
+    if isinstance(lead_ids.dtype, pd.CategoricalDtype):
+        categories = pd.Index(lead_ids.cat.categories)
+        if not pd.api.types.is_string_dtype(categories):
+            categories = categories.astype(str)
+        positions = lead_index.get_indexer(categories)
+        codes = lead_ids.cat.codes.to_numpy()
+    else:
+        codes, uniques = pd.factorize(lead_ids, sort=False)
+        if not pd.api.types.is_string_dtype(uniques):
+            uniques = pd.Index(uniques).astype(str)
+        positions = lead_index.get_indexer(uniques)
+    # An appended -1 turns the factorize "missing" code -1 into "unknown lead".
+    return np.append(positions, -1).astype(np.int32)[codes]
+
+
+def _type_codes(activity_types: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer code per event and the slug of each code; spelling variants of one type share a code."""
+    if isinstance(activity_types.dtype, pd.CategoricalDtype):
+        raw_codes, raw_names = activity_types.cat.codes.to_numpy(), list(activity_types.cat.categories)
+    else:
+        raw_codes, uniques = pd.factorize(activity_types, sort=False)
+        raw_names = list(uniques)
+    slugs = [activity_slug(name) for name in raw_names]
+    names = list(dict.fromkeys(slugs))
+    raw_to_code = np.array([names.index(s) for s in slugs] + [-1], dtype=np.int16)
+    return raw_to_code[raw_codes], names
+
+
+def aggregate_activities(
+    lead_code: np.ndarray,
+    type_code: np.ndarray,
+    occurred_ns: np.ndarray,
+    moment_ns: np.ndarray,
+    half_life_days: np.ndarray,
+    *,
+    window_days: int = ACTIVE_DAYS_WINDOW,
+) -> dict[str, np.ndarray]:
+    """Per lead, the activity features at its moment, vectorised over all events at once.
+
+    Parameters
+    ----------
+    lead_code : np.ndarray
+        Position of each event's lead (``-1`` = unknown, ignored).
+    type_code : np.ndarray
+        Activity type code of each event (``-1`` = missing type, ignored).
+    occurred_ns : np.ndarray
+        Event time, int64 nanoseconds (int64 min = NaT, ignored).
+    moment_ns : np.ndarray
+        Per lead, the time the features are taken at (int64 ns); events after it do not count.
+    half_life_days : np.ndarray
+        Per type code, the decay half-life in days.
+    window_days : int, default 90
+        Window of ``active_days``.
+
+    Returns
+    -------
+    dict
+        ``decayed`` (n_leads × n_types, float64), ``days_since_last`` (NaN when no event),
+        ``active_days`` (distinct calendar days with an event in the window), ``n_counted`` (events that
+        count), ``n_after`` (known events after the moment).
+    """
+    n_leads, n_types = len(moment_ns), len(half_life_days)
+    known = (lead_code >= 0) & (type_code >= 0) & (occurred_ns != _NAT)
+    lead_code = np.where(known, lead_code, 0)
+    event_moment = moment_ns[lead_code]
+    counted = known & (occurred_ns <= event_moment)
+    n_after = int(known.sum() - counted.sum())
+    del known
+
+    lead_code, type_code = lead_code[counted], type_code[counted]
+    occurred, event_moment = occurred_ns[counted], event_moment[counted]
+    del counted
+    age_days = (event_moment - occurred).astype(np.float32)
+    age_days *= np.float32(1 / DAY_NS)
+
+    inverse_half_life = (1.0 / np.asarray(half_life_days, dtype=np.float64)).astype(np.float32)
+    weight = np.exp2(-age_days * inverse_half_life[type_code])
+    cell = lead_code.astype(np.int64) * n_types + type_code
+    decayed = np.bincount(cell, weights=weight, minlength=n_leads * n_types).reshape(n_leads, n_types)
+    del weight, cell
+
+    last_age = np.full(n_leads, np.inf, dtype=np.float32)
+    np.minimum.at(last_age, lead_code, age_days)
+    days_since_last = np.where(np.isinf(last_age), np.nan, last_age.astype(np.float64))
+    del age_days
+
+    # Calendar days back from the moment's day; a flag per (lead, day) counts each day once.
+    days_back = event_moment // DAY_NS - occurred // DAY_NS
+    in_window = days_back < window_days
+    day_flags = np.zeros(n_leads * window_days, dtype=bool)
+    day_flags[lead_code[in_window].astype(np.int64) * window_days + days_back[in_window]] = True
+    active_days = day_flags.reshape(n_leads, window_days).sum(axis=1, dtype=np.int32).astype(np.float64)
+    return {"decayed": decayed, "days_since_last": days_since_last, "active_days": active_days,
+            "n_counted": np.int64(len(lead_code)), "n_after": np.int64(n_after)}
+
+
+def _attribute_column(series: pd.Series) -> pd.Series | None:
+    """An attribute as a feature: numbers and booleans as float, categories as strings; timestamps refused."""
+    if series.dtype.kind in "mM" or isinstance(series.dtype, pd.DatetimeTZDtype):
+        return None
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return series.astype("float64")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.astype(object)
+    return series
+
+
+def build_features(
+    workspace: Any,
+    config: Config,
+    *,
+    for_fitting: bool = True,
+    activity_types: Sequence[str] | None = None,
+) -> FeatureSet:
+    """Point-in-time features, labels and scoring moments of every lead of a workspace.
+
+    Parameters
+    ----------
+    workspace : alignment.loader.Workspace
+        Needs ``leads``, ``activities`` (or None), ``families`` and ``as_of`` as documented in
+        ``docs/architecture.md``.
+    config : Config
+        The workspace config (``scoring`` and ``families`` sections).
+    for_fitting : bool, default True
+        False when scoring new leads: labels are all NaN, and the moment is capped at ``as_of`` (a lead that
+        has not reached its moment yet is scored on what is known now).
+    activity_types : sequence of str, optional
+        Activity types whose ``<type>_decayed`` column must exist even when the data has no such event
+        (pass the fitted model's types when scoring, so an absent type reads as a count of 0, not missing).
+
+    Returns
+    -------
+    FeatureSet
+        See ``docs/architecture.md`` "FeatureSet".
+
+    Raises
+    ------
+    DataError
+        The leads have no outcome column (when fitting), duplicate ids, or the activities lack a column.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be an alignment.config.Config, not {type(config).__name__}")
+    if not isinstance(for_fitting, bool):
+        raise TypeError(f"for_fitting must be a bool, not {type(for_fitting).__name__}")
+    leads = getattr(workspace, "leads", None)
+    if not isinstance(leads, pd.DataFrame):
+        raise TypeError("workspace.leads must be a DataFrame (pass alignment.loader.load_workspace(config))")
+    if isinstance(activity_types, str):
+        raise TypeError("activity_types must be a list of activity type names, not a string")
+    activities = getattr(workspace, "activities", None)
+    if activities is not None and not isinstance(activities, pd.DataFrame):
+        raise TypeError("workspace.activities must be a DataFrame or None")
+    if for_fitting and "outcome" not in leads:
+        raise DataError("the leads have no outcome column, so there is nothing to fit on", column="outcome",
+                        hint="map the export's status column to 'outcome' in the config's [mapping]")
+
+    lead_ids = (leads["lead_id"].astype(str) if "lead_id" in leads
+                else pd.Series(np.arange(len(leads)).astype(str), index=leads.index))
+    lead_index = pd.Index(lead_ids.to_numpy(), name="lead_id")
+    if not lead_index.is_unique:
+        first = lead_index[lead_index.duplicated()][0]
+        raise DataError(f"lead id '{first}' appears more than once", column="lead_id",
+                        hint="ids must be unique: remove the duplicate rows")
+
+    notes: list[str] = []
+    moments, kind, moment_notes = scoring_moments(leads, config)
+    notes += moment_notes
+    has_dates = kind is not None
+    as_of_ns = _resolve_as_of(workspace, leads, activities)
+    if as_of_ns != _NAT and getattr(workspace, "as_of", None) is None:
+        notes.append(f"no export date given: as_of taken as the latest timestamp, "
+                     f"{pd.Timestamp(as_of_ns).isoformat()}")
+
+    # When features are taken: the moment, capped at the export date; "now" for a lead without a moment.
+    feature_time = moments.copy()
+    if as_of_ns != _NAT:
+        feature_time = np.where((feature_time == _NAT) | (feature_time > as_of_ns), as_of_ns, feature_time)
+    if for_fitting:
+        label, label_notes = make_labels(leads["outcome"], leads.get("closed_at"), moments, as_of_ns,
+                                         config.scoring.horizon_days, has_dates=has_dates)
+        notes += label_notes
+        scored_ns = moments
+    else:
+        label = np.full(len(leads), np.nan)
+        scored_ns = feature_time
+
+    columns: dict[str, pd.Series | np.ndarray] = {}
+    family: dict[str, str] = {}
+    derived: list[str] = []
+    ignored = set(config.families.ignore)
+    config_family = config.families.family_of()
+
+    for column, fam in getattr(workspace, "families", {}).items():
+        if column not in leads or column in NOT_ATTRIBUTES or column in ignored or fam not in FAMILIES:
+            continue
+        values = _attribute_column(leads[column])
+        if values is None:
+            notes.append(f"attribute '{column}' is a timestamp: left out (it cannot be placed in time "
+                         "relative to the scoring moment)")
+            continue
+        columns[column], family[column] = values.to_numpy(), fam
+    for column in ("source", "campaign"):
+        if column in leads and column not in family and column not in ignored:
+            columns[column], family[column] = leads[column].astype(object).to_numpy(), "funnel"
+
+    if kind == "created":
+        for stage in STAGE_COLUMNS:
+            if stage in leads and leads[stage].notna().any():
+                name = f"reached_{stage.removesuffix('_at')}"
+                stage_ns = _ns(leads[stage], what=stage)
+                columns[name] = ((stage_ns != _NAT) & (stage_ns <= feature_time)).astype(np.float64)
+                family[name] = "funnel"
+                derived.append(name)
+    elif kind == "mql" and "created_at" in leads:
+        created = _ns(leads["created_at"], what="created_at")
+        known = (created != _NAT) & (moments != _NAT)
+        columns["days_to_mql"] = np.where(known, (moments - created) / DAY_NS, np.nan)
+        family["days_to_mql"] = "funnel"
+        derived.append("days_to_mql")
+
+    activity_names: list[str] = []
+    if activities is not None and (len(activities) or activity_types):
+        missing = [c for c in ("lead_id", "occurred_at", "activity_type") if c not in activities]
+        if missing:
+            raise DataError("the activities table lacks a required column", column=missing[0],
+                            hint="activities need lead_id, occurred_at and activity_type")
+        if for_fitting and not has_dates:
+            notes.append("activity features left out: without a scoring moment they cannot be computed "
+                         "point in time")
+        else:
+            type_code, type_names = _type_codes(activities["activity_type"])
+            for wanted in activity_types or ():
+                if activity_slug(wanted) not in type_names:
+                    type_names.append(activity_slug(wanted))
+            half_life = np.array([_lookup(config.scoring.half_life_days, name,
+                                          config.scoring.default_half_life_days) for name in type_names])
+            lead_code = _lead_codes(activities["lead_id"], lead_index)
+            unknown = int((lead_code < 0).sum())
+            if unknown:
+                notes.append(f"{unknown} activities belong to no known lead and were ignored")
+            aggregated = aggregate_activities(lead_code, type_code,
+                                              _ns(activities["occurred_at"], what="occurred_at"),
+                                              feature_time, half_life)
+            if aggregated["n_after"]:
+                notes.append(f"{int(aggregated['n_after'])} activities after their lead's scoring moment "
+                             "were not counted")
+            for position, name in enumerate(type_names):
+                feature = activity_feature_name(name)
+                if feature in columns:
+                    raise DataError(f"the activity feature '{feature}' clashes with a leads column",
+                                    column=feature,
+                                    hint="rename the column, or list it under families.ignore")
+                columns[feature] = aggregated["decayed"][:, position]
+                family[feature] = (config_family.get(feature) or config_family.get(name)
+                                   or DEFAULT_ACTIVITY_FAMILY.get(name, "activity"))
+                activity_names.append(feature)
+            columns["days_since_last_activity"] = aggregated["days_since_last"]
+            columns[f"active_days_{ACTIVE_DAYS_WINDOW}d"] = aggregated["active_days"]
+            for name in ("days_since_last_activity", f"active_days_{ACTIVE_DAYS_WINDOW}d"):
+                family[name] = "activity"
+                derived.append(name)
+
+    for name in derived:
+        family[name] = config_family.get(name, family[name])
+    for name in [*derived, *activity_names]:
+        if name in ignored:
+            del columns[name], family[name]
+            notes.append(f"feature '{name}' left out: listed under families.ignore")
+
+    X = pd.DataFrame(columns, index=lead_index)
+    created_ns = (_ns(leads["created_at"], what="created_at") if "created_at" in leads
+                  else np.full(len(leads), _NAT, dtype=np.int64))
+    monotone = _monotone(list(X.columns), activity_names, config, notes)
+    return FeatureSet(
+        X=X,
+        family={name: family[name] for name in X.columns},
+        monotone=monotone,
+        label=pd.Series(label, index=lead_index, name="label"),
+        scored_at=_timestamps(scored_ns, lead_index),
+        created_at=_timestamps(created_ns, lead_index),
+        has_dates=has_dates,
+        notes=notes,
+    )
+
+
+def _lookup(table: dict[str, Any], slug: str, default: Any) -> Any:
+    """A per-activity-type config value, matching the config's key spelled any way."""
+    by_slug = {activity_slug(key): value for key, value in table.items()}
+    return by_slug.get(slug, default)
+
+
+def _monotone(features: list[str], activity_features: list[str], config: Config, notes: list[str]) -> dict:
+    """Behavioural counts increase, recency decreases, the rest is free; ``scoring.monotone`` overrides."""
+    default = {name: "none" for name in features}
+    for name in activity_features:
+        default[name] = "increasing"
+    for name in features:
+        if name.startswith(("reached_", "active_days_")):
+            default[name] = "increasing"
+        elif name == "days_since_last_activity":
+            default[name] = "decreasing"
+    decayed_of = {activity_slug(name): activity_feature_name(name) for name in config.scoring.monotone}
+    for key, direction in config.scoring.monotone.items():
+        if key in default:
+            default[key] = direction
+        elif decayed_of[activity_slug(key)] in default:
+            default[decayed_of[activity_slug(key)]] = direction
+        else:
+            notes.append(f"scoring.monotone names '{key}', which is not a feature: ignored")
+    return default
