@@ -1,0 +1,156 @@
+"""Our points scale against optbinning's, on the same training matrix and the same hold-out.
+
+optbinning (``BinningProcess`` + ``Scorecard``, scaled 0–100) is what a practitioner would pick instead of
+this workbook to build a points scorecard. Both are fitted on exactly the training matrix ``alignment fit``
+uses (the same point-in-time features and the same time split, taken from :mod:`alignment.model`) and scored
+on the same hold-out leads, one after the other in the same process, so the time ratio holds on a noisy
+machine.
+
+Run alone: ``.venv/bin/python -m benchmarks.bench_optbinning --config WORKSPACE.toml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+
+@dataclass
+class TrainingSplit:
+    """The matrices both scales are fitted and judged on."""
+
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_holdout: pd.DataFrame
+    y_holdout: np.ndarray
+    scorecard: Any
+    """An unfitted estimator configured exactly as ``alignment fit`` configures its scale."""
+
+
+def load_training_split(config_path: str | Path) -> TrainingSplit:
+    """The training matrix, hold-out and unfitted scale that ``alignment fit`` uses, from the model module."""
+    from benchmarks.run import require_attribute, require_module
+
+    model = require_module("alignment.model")
+    split = require_attribute(model, "training_split")(config_path)
+    return TrainingSplit(X_train=split.X_train, y_train=np.asarray(split.y_train, dtype=int),
+                         X_holdout=split.X_holdout, y_holdout=np.asarray(split.y_holdout, dtype=int),
+                         scorecard=split.scorecard)
+
+
+def categorical_columns(X: pd.DataFrame) -> list[str]:
+    """Columns optbinning must bin as categories (anything that is not a number)."""
+    return [column for column in X.columns
+            if not (pd.api.types.is_numeric_dtype(X[column]) and not pd.api.types.is_bool_dtype(X[column]))]
+
+
+def optbinning_scorecard(X_train: pd.DataFrame, seed: int = 0):
+    """optbinning's standard points scorecard: optimal binning per column, a logistic model, scaled 0–100.
+
+    ``reverse_scorecard=True`` makes a higher score mean a likelier win (optbinning's default is the
+    credit-risk convention, where a higher score means a less likely event).
+    """
+    from optbinning import BinningProcess, Scorecard
+
+    binning = BinningProcess(variable_names=list(X_train.columns),
+                             categorical_variables=categorical_columns(X_train))
+    return Scorecard(binning_process=binning, estimator=LogisticRegression(max_iter=1000, random_state=seed),
+                     scaling_method="min_max", scaling_method_params={"min": 0, "max": 100},
+                     reverse_scorecard=True)
+
+
+def _for_optbinning(X: pd.DataFrame) -> pd.DataFrame:
+    """optbinning wants numbers as float and categories as plain strings with NaN for missing."""
+    converted = {}
+    for column in X.columns:
+        series = X[column]
+        if column in categorical_columns(X):
+            converted[column] = series.astype(object).where(series.notna(), np.nan).astype(object)
+        else:
+            converted[column] = series.astype(float)
+    return pd.DataFrame(converted, index=X.index)
+
+
+def compare_with_optbinning(config_path: str | Path, *, seed: int = 0,
+                            echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fit our scale and optbinning's on the same training matrix; score both on the same hold-out.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The workspace config (the benchmark's demo history).
+    seed : int
+        Seed of optbinning's logistic model (ours takes the config's).
+    echo : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    dict
+        ``scorecard_fit_seconds``, ``scorecard_auc``, ``optbinning_fit_seconds``, ``optbinning_auc``,
+        ``fit_vs_optbinning_ratio`` (optbinning's time ÷ ours; ≥ 3 is the target),
+        ``auc_minus_optbinning_auc`` and the row counts.
+    """
+    split = load_training_split(config_path)
+    echo(f"  training matrix {split.X_train.shape[0]:,} × {split.X_train.shape[1]}, "
+         f"hold-out {split.X_holdout.shape[0]:,} leads")
+    return compare_on_split(split, seed=seed, echo=echo)
+
+
+def compare_on_split(split: TrainingSplit, *, seed: int = 0,
+                     echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """The comparison itself, on matrices already built (see :func:`compare_with_optbinning`)."""
+    if len(np.unique(split.y_train)) < 2 or len(np.unique(split.y_holdout)) < 2:
+        raise ValueError("the training window and the hold-out both need won and not-won leads")
+
+    ours = split.scorecard
+    start = time.perf_counter()
+    ours.fit(split.X_train, split.y_train)
+    ours_seconds = time.perf_counter() - start
+    ours_auc = roc_auc_score(split.y_holdout, ours.decision_function(split.X_holdout))
+    echo(f"  our scale: fit {ours_seconds:.2f} s, hold-out AUC {ours_auc:.4f}")
+
+    X_train, X_holdout = _for_optbinning(split.X_train), _for_optbinning(split.X_holdout)
+    theirs = optbinning_scorecard(X_train, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optbinning's own deprecation chatter, not our concern here
+        start = time.perf_counter()
+        theirs.fit(X_train, split.y_train)
+        theirs_seconds = time.perf_counter() - start
+        theirs_scores = theirs.score(X_holdout)
+    theirs_auc = roc_auc_score(split.y_holdout, theirs_scores)
+    echo(f"  optbinning: fit {theirs_seconds:.2f} s, hold-out AUC {theirs_auc:.4f} "
+         f"(scores {np.nanmin(theirs_scores):.0f}–{np.nanmax(theirs_scores):.0f})")
+    return {
+        "scorecard_fit_seconds": round(ours_seconds, 3),
+        "scorecard_auc": round(float(ours_auc), 5),
+        "optbinning_fit_seconds": round(theirs_seconds, 3),
+        "optbinning_auc": round(float(theirs_auc), 5),
+        "fit_vs_optbinning_ratio": round(theirs_seconds / ours_seconds, 2),
+        "auc_minus_optbinning_auc": round(float(ours_auc - theirs_auc), 5),
+        "train_rows": int(split.X_train.shape[0]),
+        "holdout_rows": int(split.X_holdout.shape[0]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print(json.dumps(compare_with_optbinning(args.config, seed=args.seed), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,709 @@
+"""The benchmark runner: speed, memory and accuracy of the whole workbook, measured in one run.
+
+``python -m benchmarks.run`` (``make bench``) generates the demo history at 1M leads with the real CLI
+(cached under ``benchmarks/cache/``), fits it as a whole process, compares the scale with optbinning on the
+same training matrix, times the threshold engine, the workshop round trip in headless Chromium and the
+monthly report, prints a table and writes ``benchmarks/results/latest.json``. ``--quick`` does the same on
+20,000 leads and writes ``benchmarks/results/quick.json`` (not committed). Keys carry the history size in
+their names (``fit_1m_seconds``, ``fit_20k_seconds``), so a quick number is never mistaken for a full one.
+
+A section whose module is not written yet is skipped with a "not available yet: <why>" line, and a section
+that fails is reported with its error; either way the runner completes and writes its results. It exits 1
+when a section failed (not when one was merely unavailable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import hashlib
+import importlib
+import importlib.util
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import tomli_w
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE = ROOT / "benchmarks" / "cache"
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+FULL_LEADS = 1_000_000
+QUICK_LEADS = 20_000
+DEFAULT_SEED = 7
+THRESHOLD_UPDATES = 200
+
+SECTIONS = ("machine", "demo_data", "fit", "features", "optbinning", "thresholds", "workshop", "report")
+
+PACKAGES = ("alignment", "pandas", "numpy", "scikit-learn", "scipy", "pyarrow", "pandera", "papermill",
+            "nbconvert", "voila", "ipywidgets", "playwright", "optbinning", "psutil")
+
+
+class SectionUnavailable(Exception):
+    """A section cannot run yet because what it measures is not written (or its input is missing)."""
+
+
+@dataclass
+class Target:
+    """A target from the issues: ``key`` must be ``<= limit`` (or ``>= limit`` when ``at_least``)."""
+
+    key: str
+    limit: float
+    at_least: bool = False
+    text: str = ""
+
+    def verdict(self, results: dict[str, Any]) -> str:
+        value = results.get(self.key)
+        if not isinstance(value, int | float) or math.isnan(value):
+            return "—"
+        ok = value >= self.limit if self.at_least else value <= self.limit
+        return "met" if ok else "MISSED"
+
+
+def size_label(n_leads: int) -> str:
+    """A short size for key names: 1,000,000 → ``1m``, 20,000 → ``20k``, 2,500 → ``2.5k``.
+
+    Parameters
+    ----------
+    n_leads : int
+        Number of leads in the demo history.
+
+    Returns
+    -------
+    str
+        The label used in result keys such as ``fit_1m_seconds``.
+    """
+    if n_leads <= 0:
+        raise ValueError(f"n_leads must be positive, got {n_leads}")
+    for unit, suffix in ((1_000_000, "m"), (1_000, "k")):
+        if n_leads >= unit:
+            return f"{n_leads / unit:g}{suffix}"
+    return str(n_leads)
+
+
+def targets_for(label: str) -> list[Target]:
+    """The targets of issues 3–6, keyed on the size-labelled result names."""
+    return [
+        Target(f"fit_{label}_seconds", 60, text="≤ 60 s (at 1M)"),
+        Target(f"fit_{label}_peak_mib", 4096, text="≤ 4096 MiB (at 1M)"),
+        Target("oracle_minus_auc", 0.01, text="≤ 0.01"),
+        Target("challenger_minus_auc", 0.01, text="≤ 0.01"),
+        Target("ece_holdout", 0.02, text="≤ 0.02"),
+        Target("fit_vs_optbinning_ratio", 3, at_least=True, text="≥ 3×"),
+        Target("auc_minus_optbinning_auc", 0.0, at_least=True, text="≥ 0 (equal or better)"),
+        Target(f"threshold_update_ms_{label}", 50, text="≤ 50 ms (at 1M)"),
+        Target("workshop_roundtrip_ms", 500, text="≤ 500 ms"),
+        Target(f"report_{label}_seconds", 60, text="≤ 60 s (at 1M)"),
+        Target("report_html_mib", 5, text="≤ 5 MiB"),
+    ]
+
+
+# --- measuring a whole process ----------------------------------------------------------------
+
+
+@dataclass
+class ProcessMeasure:
+    """Wall time and peak memory of one child process (and everything it started)."""
+
+    seconds: float
+    peak_mib: float
+    returncode: int
+    log_path: Path
+
+    def last_line(self) -> str:
+        text = self.log_path.read_text(errors="replace")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[-1] if lines else "(no output)"
+
+
+class _TreeMemorySampler(threading.Thread):
+    """Polls the summed RSS of a process and its descendants (worker processes count too)."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.peak_bytes = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._done.is_set():
+            total = 0
+            try:
+                processes = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for process in processes:
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    total += process.memory_info().rss
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._done.wait(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def measure_command(command: Sequence[str], log_path: Path, *, cwd: Path | None = None) -> ProcessMeasure:
+    """Run ``command`` as a child process; measure its wall time and peak memory.
+
+    Peak memory is the larger of the kernel's peak RSS for the child (``wait4``'s ``ru_maxrss``, exact but per
+    process) and the polled sum of RSS over the child's whole process tree (catches worker processes).
+
+    Parameters
+    ----------
+    command : sequence of str
+        The command line.
+    log_path : Path
+        Where the child's stdout and stderr go.
+    cwd : Path, optional
+        Working folder of the child.
+
+    Returns
+    -------
+    ProcessMeasure
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(list(command), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        sampler = _TreeMemorySampler(process.pid)
+        sampler.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            process.kill()
+            process.wait()
+            sampler.stop()
+            raise
+        seconds = time.perf_counter() - start
+        sampler.stop()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    peak_mib = max(usage.ru_maxrss / 1024, sampler.peak_bytes / 2**20)  # ru_maxrss is in KiB on Linux
+    return ProcessMeasure(seconds=seconds, peak_mib=peak_mib, returncode=process.returncode,
+                          log_path=log_path)
+
+
+def alignment_command(*args: str) -> list[str]:
+    """The real ``alignment`` CLI, run with this interpreter (the venv's)."""
+    return [sys.executable, "-m", "alignment.cli", *args]
+
+
+# --- the context shared by the sections ---------------------------------------------------------
+
+
+@dataclass
+class BenchContext:
+    """What the sections share: sizes, the cached demo history, and the fitted model folder."""
+
+    n_leads: int
+    seed: int
+    cache_dir: Path
+    threshold_updates: int
+    echo: Callable[[str], None] = print
+    label: str = ""
+    demo_dir: Path | None = None
+    config_path: Path | None = None
+    model_dir: Path | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.label = size_label(self.n_leads)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.cache_dir / "logs"
+
+    def require_model(self) -> Path:
+        if self.model_dir is None or not (self.model_dir / "model.json").is_file():
+            raise SectionUnavailable("needs the fitted model folder, and the fit section did not produce one")
+        return self.model_dir
+
+    def require_config(self) -> Path:
+        if self.config_path is None:
+            raise SectionUnavailable("needs the demo history, and the demo_data section did not produce one")
+        return self.config_path
+
+
+def require_module(name: str) -> Any:
+    """Import ``name``; a module not written yet makes the section unavailable (other errors raise)."""
+    if importlib.util.find_spec(name) is None:
+        raise SectionUnavailable(f"{name.replace('.', '/')}.py is not written yet")
+    return importlib.import_module(name)
+
+
+def require_attribute(module: Any, name: str) -> Any:
+    value = getattr(module, name, None)
+    if value is None:
+        raise SectionUnavailable(f"{module.__name__} has no {name}() yet")
+    return value
+
+
+def file_digest(*paths: Path) -> str:
+    """A short digest of some source files (so a cache made by older code is not reused)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()[:16]
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+
+def section_machine(ctx: BenchContext) -> dict[str, Any]:
+    """Cores, memory, CPU, Python and key package versions, and how busy the machine was."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    cpu_model = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    git_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+    machine = {
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": cpu_model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+        "chromium": shutil.which("chromium"),
+        "git_commit": git_commit,
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+    }
+    return {"machine": machine}
+
+
+def ensure_demo(ctx: BenchContext) -> tuple[Path, dict[str, Any]]:
+    """The demo history at ``ctx.n_leads``, generated with the real CLI once and cached with its timing.
+
+    ``meta.json`` is written last, so a folder without it is an interrupted generation and is made again; the
+    cache is also made again when ``alignment/demo.py`` changed since.
+    """
+    require_module("alignment.demo")
+    demo_dir = ctx.cache_dir / f"demo-{ctx.n_leads}-seed{ctx.seed}"
+    meta_path = demo_dir / "meta.json"
+    code = file_digest(ROOT / "alignment" / "demo.py")
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("demo_code") == code and (demo_dir / "alignment.toml").is_file():
+            ctx.echo(f"  cached: {demo_dir} (generated in {meta['seconds']:.1f} s on {meta['created_at']})")
+            return demo_dir, meta
+        ctx.echo("  alignment/demo.py changed since the cache was made: generating again")
+    if demo_dir.exists():
+        shutil.rmtree(demo_dir)
+    ctx.echo(f"  generating {ctx.n_leads:,} leads with `alignment demo-data` into {demo_dir}")
+    measure = measure_command(
+        alignment_command("demo-data", "--leads", str(ctx.n_leads), "--seed", str(ctx.seed), "--format",
+                          "parquet", "--out", str(demo_dir)),
+        ctx.log_dir / f"demo-data-{ctx.label}.log",
+    )
+    if measure.returncode != 0:
+        raise RuntimeError(f"alignment demo-data exited {measure.returncode}: {measure.last_line()}")
+    meta = {
+        "n_leads": ctx.n_leads,
+        "seed": ctx.seed,
+        "seconds": round(measure.seconds, 3),
+        "peak_mib": round(measure.peak_mib, 1),
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "demo_code": code,
+        "n_activities": count_activities(demo_dir),
+    }
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, meta_path)
+    return demo_dir, meta
+
+
+def count_activities(demo_dir: Path) -> int | None:
+    """Rows in the demo's activities table (from the Parquet footer, without reading the data)."""
+    import pyarrow.parquet as pq
+
+    config = tomllib.loads((demo_dir / "alignment.toml").read_text())
+    location = config.get("source", {}).get("activities")
+    if not location:
+        return None
+    path = Path(location) if Path(location).is_absolute() else demo_dir / location
+    if path.suffix == ".parquet" and path.is_file():
+        return pq.ParquetFile(path).metadata.num_rows
+    if path.is_dir():
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(path.glob("*.parquet")))
+    return None
+
+
+def write_bench_config(demo_dir: Path) -> Path:
+    """A copy of the demo config whose model, agreements and reports go to the runner's own folders."""
+    config = tomllib.loads((demo_dir / "alignment.toml").read_text())
+    config.setdefault("paths", {}).update(
+        {"model": "bench-model", "agreements": "bench-agreements", "reports": "bench-reports"})
+    path = demo_dir / "bench.toml"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(tomli_w.dumps(config))
+    os.replace(tmp, path)
+    return path
+
+
+def section_demo_data(ctx: BenchContext) -> dict[str, Any]:
+    demo_dir, meta = ensure_demo(ctx)
+    ctx.demo_dir = demo_dir
+    ctx.config_path = write_bench_config(demo_dir)
+    results = {f"demo_data_{ctx.label}_seconds": meta["seconds"]}
+    if meta.get("n_activities") is not None:
+        results[f"demo_activities_{ctx.label}"] = meta["n_activities"]
+    return results
+
+
+def section_fit(ctx: BenchContext) -> dict[str, Any]:
+    """``alignment fit`` as a whole process, then the hold-out metrics from the model card it wrote."""
+    config_path = ctx.require_config()
+    require_module("alignment.model")
+    model_dir = config_path.parent / "bench-model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)  # the runner's own previous fit, in its own cache
+    measure = measure_command(alignment_command("fit", "--config", str(config_path)),
+                              ctx.log_dir / f"fit-{ctx.label}.log")
+    if measure.returncode != 0:
+        raise RuntimeError(f"alignment fit exited {measure.returncode}: {measure.last_line()}")
+    ctx.model_dir = model_dir
+    results = {f"fit_{ctx.label}_seconds": round(measure.seconds, 2),
+               f"fit_{ctx.label}_peak_mib": round(measure.peak_mib, 1)}
+    results.update(card_metrics(model_dir / "model.json"))
+    return results
+
+
+def card_metrics(card_path: Path) -> dict[str, float]:
+    """Hold-out, oracle and challenger metrics from a model card, and the gaps the targets are about."""
+    metrics = json.loads(card_path.read_text()).get("metrics", {})
+
+    def pick(*keys: str) -> float | None:
+        node: Any = metrics
+        for key in keys:
+            if not isinstance(node, dict) or key not in node:
+                return None
+            node = node[key]
+        return float(node) if isinstance(node, int | float) else None
+
+    found = {
+        "auc_holdout": pick("holdout", "auc"),
+        "auc_oracle": pick("oracle", "auc"),
+        "auc_challenger": pick("challenger", "auc"),
+        "ece_holdout": pick("holdout", "ece"),
+        "brier_holdout": pick("holdout", "brier"),
+    }
+    results = {key: round(value, 5) for key, value in found.items() if value is not None}
+    if "auc_holdout" in results:
+        for other, gap in (("auc_oracle", "oracle_minus_auc"), ("auc_challenger", "challenger_minus_auc")):
+            if other in results:
+                results[gap] = round(results[other] - results["auc_holdout"], 5)
+    missing = [key for key, value in found.items() if value is None and key != "brier_holdout"]
+    if missing:
+        raise RuntimeError(f"{card_path} lacks {', '.join(missing)} (metrics.holdout.auc/ece, "
+                           "metrics.oracle.auc, metrics.challenger.auc)")
+    return results
+
+
+def section_features(ctx: BenchContext) -> dict[str, Any]:
+    """The activity aggregation alone: the features engineer's benchmark function, else ``build_features``."""
+    config_path = ctx.require_config()
+    if importlib.util.find_spec("benchmarks.bench_features") is not None:
+        bench_features = importlib.import_module("benchmarks.bench_features")
+        run = getattr(bench_features, "bench_features", None) or getattr(bench_features, "run", None)
+        if run is not None:
+            measured = run(config_path)
+            return {f"features_{ctx.label}_seconds": round(float(measured["seconds"]), 2)}
+    features = require_module("alignment.features")
+    loader = require_module("alignment.loader")
+    from alignment.config import load_config
+
+    config = load_config(config_path)
+    workspace = loader.load_workspace(config)
+    start = time.perf_counter()
+    features.build_features(workspace, config)
+    seconds = time.perf_counter() - start
+    del workspace
+    gc.collect()
+    return {f"features_{ctx.label}_seconds": round(seconds, 2)}
+
+
+def section_optbinning(ctx: BenchContext) -> dict[str, Any]:
+    """optbinning's BinningProcess + Scorecard against our scale, on the same training matrix and hold-out."""
+    config_path = ctx.require_config()
+    from benchmarks import bench_optbinning
+
+    measured = bench_optbinning.compare_with_optbinning(config_path, seed=ctx.seed, echo=ctx.echo)
+    return {
+        "optbinning_auc": measured["optbinning_auc"],
+        "optbinning_fit_seconds": measured["optbinning_fit_seconds"],
+        f"scorecard_fit_{ctx.label}_seconds": measured["scorecard_fit_seconds"],
+        "scorecard_auc_same_matrix": measured["scorecard_auc"],
+        "fit_vs_optbinning_ratio": measured["fit_vs_optbinning_ratio"],
+        "auc_minus_optbinning_auc": measured["auc_minus_optbinning_auc"],
+        f"optbinning_train_rows_{ctx.label}": measured["train_rows"],
+    }
+
+
+def section_thresholds(ctx: BenchContext) -> dict[str, Any]:
+    """The threshold engine's full update at ``n_leads`` leads against plain pandas filtering.
+
+    Measured by the workshop engineer's ``benchmarks/bench_thresholds.py`` on a synthetic scored validation
+    table of ``n_leads`` rows (the demo's hold-out is only a fraction of the history).
+    """
+    require_module("alignment.thresholds")
+    bench = require_module("benchmarks.bench_thresholds")
+    run = require_attribute(bench, "run")
+    measured = run(n_leads=ctx.n_leads, updates=ctx.threshold_updates,
+                   naive_updates=min(20, ctx.threshold_updates), seed=ctx.seed)
+    if measured["mismatches"]:
+        raise RuntimeError(f"the engine and plain pandas disagree on {measured['mismatches']} numbers in "
+                           f"{measured['naive_updates_checked']} updates")
+    return {f"threshold_update_ms_{ctx.label}": float(measured["engine_update_ms_median"]),
+            f"threshold_update_p95_ms_{ctx.label}": float(measured["engine_update_ms_p95"]),
+            f"threshold_naive_ms_{ctx.label}": float(measured["naive_update_ms_median"]),
+            f"threshold_engine_build_{ctx.label}_seconds": float(measured["fit_seconds"])}
+
+
+def section_workshop(ctx: BenchContext) -> dict[str, Any]:
+    """Slider change → numbers updated, in headless Chromium on the Voilà app (the workshop engineer's
+    ``benchmarks/bench_workshop.py``)."""
+    if shutil.which("chromium") is None:
+        raise SectionUnavailable("Chromium is not installed (apt-get install chromium)")
+    require_module("alignment.serve")
+    bench = require_module("benchmarks.bench_workshop")
+    run = require_attribute(bench, "bench_workshop")
+    measured = run(config_path=ctx.require_config(), model_dir=ctx.require_model())
+    return {"workshop_roundtrip_ms": round(float(measured["roundtrip_ms"]), 1)}
+
+
+def section_report(ctx: BenchContext) -> dict[str, Any]:
+    """``alignment report`` for one month (the last full one) of the history, as a whole process."""
+    config_path = ctx.require_config()
+    ctx.require_model()
+    require_module("alignment.report")
+    reports_dir = config_path.parent / "bench-reports"
+    if reports_dir.exists():
+        shutil.rmtree(reports_dir)  # the runner's own earlier render, so every run renders from scratch
+    measure = measure_command(alignment_command("report", "--config", str(config_path)),
+                              ctx.log_dir / f"report-{ctx.label}.log")
+    if measure.returncode != 0:
+        raise RuntimeError(f"alignment report exited {measure.returncode}: {measure.last_line()}")
+    rendered = sorted(reports_dir.glob("*/review.html"), key=lambda p: p.stat().st_mtime)
+    if not rendered:
+        raise RuntimeError(f"alignment report exited 0 but wrote no */review.html under {reports_dir}")
+    html = rendered[-1]
+    return {f"report_{ctx.label}_seconds": round(measure.seconds, 2),
+            f"report_{ctx.label}_peak_mib": round(measure.peak_mib, 1),
+            "report_html_mib": round(html.stat().st_size / 2**20, 3)}
+
+
+SECTION_FUNCTIONS: dict[str, Callable[[BenchContext], dict[str, Any]]] = {
+    "machine": section_machine,
+    "demo_data": section_demo_data,
+    "fit": section_fit,
+    "features": section_features,
+    "optbinning": section_optbinning,
+    "thresholds": section_thresholds,
+    "workshop": section_workshop,
+    "report": section_report,
+}
+
+
+# --- running and reporting ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _timed(echo: Callable[[str], None], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    echo(f"[{name}] ...")
+    yield
+    echo(f"[{name}] done in {time.perf_counter() - start:.1f} s")
+
+
+def run_benchmarks(
+    *,
+    n_leads: int,
+    out: Path,
+    seed: int = DEFAULT_SEED,
+    cache_dir: Path = DEFAULT_CACHE,
+    threshold_updates: int = THRESHOLD_UPDATES,
+    sections: Sequence[str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the benchmark sections in order and write the results JSON atomically.
+
+    Parameters
+    ----------
+    n_leads : int
+        Size of the demo history (1,000,000 for the full run).
+    out : Path
+        The results JSON to write.
+    seed : int
+        Seed of the demo history and of the random threshold updates.
+    cache_dir : Path
+        Where generated histories, the runner's model folders and logs are kept between runs.
+    threshold_updates : int
+        Number of random full threshold updates timed (their median is reported).
+    sections : sequence of str, optional
+        A subset of :data:`SECTIONS` (default: all); what a chosen section needs (the demo history, the
+        fit) runs too.
+    echo : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    dict
+        The results, as written: numbers by key, plus ``machine``, ``skipped``, ``errors`` and ``run``.
+    """
+    if n_leads < 200:
+        raise ValueError(f"n_leads must be at least 200 (the demo's minimum), got {n_leads}")
+    if threshold_updates < 1:
+        raise ValueError(f"threshold_updates must be at least 1, got {threshold_updates}")
+    chosen = list(SECTIONS if sections is None else sections)
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    if any(name not in ("machine", "demo_data") for name in chosen) and "demo_data" not in chosen:
+        chosen.insert(0, "demo_data")
+    if "fit" not in chosen and any(name in chosen for name in ("workshop", "report")):
+        chosen.insert(chosen.index("demo_data") + 1, "fit")
+    chosen = [name for name in SECTIONS if name in chosen]
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    ctx = BenchContext(n_leads=n_leads, seed=seed, cache_dir=cache_dir, threshold_updates=threshold_updates,
+                       echo=echo)
+    results: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    started = datetime.now(UTC)
+    wall = time.perf_counter()
+    loadavg_max = os.getloadavg()[0]
+    echo(f"benchmark of {n_leads:,} leads (keys labelled '{ctx.label}'), sections: {', '.join(chosen)}")
+    for name in chosen:
+        with _timed(echo, name):
+            try:
+                results.update(SECTION_FUNCTIONS[name](ctx))
+            except SectionUnavailable as exc:
+                skipped[name] = f"not available yet: {exc}"
+                echo(f"  {skipped[name]}")
+            except Exception as exc:  # one section failing must not lose the others' numbers
+                errors[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                echo(f"  FAILED: {errors[name]}")
+                log = ctx.log_dir / f"error-{name}-{ctx.label}.txt"
+                log.parent.mkdir(parents=True, exist_ok=True)
+                log.write_text(traceback.format_exc())
+                echo(f"  traceback in {log}")
+        loadavg_max = max(loadavg_max, os.getloadavg()[0])
+    results["skipped"] = skipped
+    results["errors"] = errors
+    results["run"] = {
+        "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seconds": round(time.perf_counter() - wall, 1),
+        "n_leads": n_leads,
+        "size_label": ctx.label,
+        "seed": seed,
+        "threshold_updates": threshold_updates,
+        "sections": chosen,
+        "loadavg_1m_max": round(loadavg_max, 2),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+    write_json_atomic(out, results)
+    return results
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary sibling (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The results as a Markdown table: key, value, target, verdict; then what was skipped or failed."""
+    label = results.get("run", {}).get("size_label", "1m")
+    targets = {target.key: target for target in targets_for(label)}
+    rows = ["| key | value | target | verdict |", "|---|---:|---|---|"]
+    for key, value in results.items():
+        if key in ("machine", "skipped", "errors", "run"):
+            continue
+        target = targets.get(key)
+        rows.append(f"| `{key}` | {format_value(value)} | {target.text if target else ''} | "
+                    f"{target.verdict(results) if target else ''} |")
+    for name, reason in results.get("skipped", {}).items():
+        rows.append(f"| {name} | — | | {reason} |")
+    for name, error in results.get("errors", {}).items():
+        rows.append(f"| {name} | — | | FAILED: {error} |")
+    return "\n".join(rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_LEADS:,} leads, writes benchmarks/results/quick.json")
+    parser.add_argument("--leads", type=int, default=None, help="history size (overrides --quick's)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--threshold-updates", type=int, default=THRESHOLD_UPDATES)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--out", type=Path, default=None, help="results JSON (default by mode)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, default=None,
+                        help="run only this section (repeatable; what it needs runs too)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    n_leads = args.leads or (QUICK_LEADS if args.quick else FULL_LEADS)
+    out = args.out or RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
+    try:
+        results = run_benchmarks(n_leads=n_leads, out=out, seed=args.seed, cache_dir=args.cache,
+                                 threshold_updates=args.threshold_updates,
+                                 sections=(["machine", *args.only] if args.only else None))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print(format_table(results))
+    print(f"\nwritten: {out}")
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
