@@ -96,7 +96,8 @@ def activities_schema() -> pa.DataFrameSchema:
             "occurred_at": pa.Column("datetime64[ns]", nullable=False),
             "activity_type": pa.Column(pd.CategoricalDtype(), nullable=False),
         },
-        strict=False, name="activities",
+        strict=False,
+        name="activities",
     )
 
 
@@ -116,7 +117,7 @@ def _first_failure_line(errors: SchemaErrors, file: str | None, row_offset: int)
     more = len(failing_rows) - 1
     value = first["failure_case"]
     if check.startswith("dtype("):
-        message = f"holds {value} where the contract expects {check[len('dtype('):-1]}"
+        message = f"holds {value} where the contract expects {check[len('dtype(') : -1]}"
         hint = "see docs/data-contract.md for the column types"
         row = None
     elif check == "column_in_dataframe":
@@ -129,8 +130,9 @@ def _first_failure_line(errors: SchemaErrors, file: str | None, row_offset: int)
     return DataError(message, file=file, column=column, row=row, hint=hint)
 
 
-def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, file: str | None = None,
-                   row_offset: int = 2) -> pd.DataFrame:
+def validate_frame(
+    frame: pd.DataFrame, schema: pa.DataFrameSchema, *, file: str | None = None, row_offset: int = 2
+) -> pd.DataFrame:
     """Validate ``frame`` against ``schema``; raise one :class:`DataError` line on the first failure.
 
     Parameters
@@ -187,18 +189,25 @@ def _stages_in_order(frame: pd.DataFrame) -> pd.Series:
 
 QUALITY_CHECKS = (
     QualityCheck(
-        "stage_dates_out_of_order", ("created_at",), _stages_in_order,
+        "stage_dates_out_of_order",
+        ("created_at",),
+        _stages_in_order,
         "a funnel stage is dated before an earlier stage (created < MQL < SAL < SQL < closed)",
         "left out of fitting and of funnel timing",
     ),
     QualityCheck(
-        "negative_amount", ("amount",), lambda f: ~(f["amount"] < 0),
-        "a negative deal amount", "amount set to missing (kept out of revenue figures)",
+        "negative_amount",
+        ("amount",),
+        lambda f: ~(f["amount"] < 0),
+        "a negative deal amount",
+        "amount set to missing (kept out of revenue figures)",
     ),
     QualityCheck(
-        "won_without_close_date", ("outcome", "closed_at"),
+        "won_without_close_date",
+        ("outcome", "closed_at"),
         lambda f: ~((f["outcome"] == "won") & f["closed_at"].isna()),
-        "a won deal without a close date", "left out of fitting (the win cannot be placed in the horizon)",
+        "a won deal without a close date",
+        "left out of fitting (the win cannot be placed in the horizon)",
     ),
 )
 

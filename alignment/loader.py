@@ -26,7 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from alignment import contract
-from alignment.config import DEFAULT_MISSING, FAMILIES, Config, is_url
+from alignment.config import DEFAULT_MISSING, Config, is_url
 from alignment.exceptions import ConfigError, DataError
 from alignment.presets import PRESET_OUTCOMES, preset_mapping
 
@@ -43,8 +43,11 @@ MAX_CATEGORIES_CHECKED = 500
 
 # Name patterns for attributes no family lists (first match wins; the rest are demographics).
 FAMILY_HEURISTIC = (
-    ("activity", r"visit|page_?view|session|login|download|form|submission|demo_request|last_activ|recency"
-                 r"|days_since|trial|signup|sign_up|free_"),
+    (
+        "activity",
+        r"visit|page_?view|session|login|download|form|submission|demo_request|last_activ|recency"
+        r"|days_since|trial|signup|sign_up|free_",
+    ),
     ("engagement", r"open|click|webinar|event|repl|respon|unsubscri|bounce|newsletter|engag|email_"),
     ("interest", r"product|pricing|price|topic|interest|content|solution|use_case|plan|module|feature"),
     ("funnel", r"stage|status|lifecycle|funnel|mql|sql|sal|score|rating|grade|touch|source|channel|medium"),
@@ -145,22 +148,33 @@ def _parser_error(exc: Exception, label: str) -> DataError:
     match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if match:
         expected, line, saw = match.groups()
-        return DataError(f"this line has {saw} fields where the header has {expected}", file=label,
-                         row=int(line), hint="quote values that contain the separator, or pass the separator")
-    return DataError(f"cannot be read as a table: {message}", file=label,
-                     hint="export it again as CSV, Parquet or Excel")
+        return DataError(
+            f"this line has {saw} fields where the header has {expected}",
+            file=label,
+            row=int(line),
+            hint="quote values that contain the separator, or pass the separator",
+        )
+    return DataError(
+        f"cannot be read as a table: {message}", file=label, hint="export it again as CSV, Parquet or Excel"
+    )
 
 
-def _read_text(path: Path, label: str, separator: str | None, encoding: str | None,
-               columns: list[str] | None) -> pd.DataFrame:
+def _read_text(
+    path: Path, label: str, separator: str | None, encoding: str | None, columns: list[str] | None
+) -> pd.DataFrame:
     raw = path.read_bytes()
     if not raw.strip():
-        raise DataError("the file is empty", file=label, hint="export it again with a header row and data rows")
+        raise DataError(
+            "the file is empty", file=label, hint="export it again with a header row and data rows"
+        )
     sample = raw[:SNIFF_BYTES]
     detected = detect_encoding(raw)
     if _looks_binary(sample, detected):
-        raise DataError("this is binary data, not a text table", file=label,
-                        hint="export the table as CSV (UTF-8), Parquet or Excel .xlsx")
+        raise DataError(
+            "this is binary data, not a text table",
+            file=label,
+            hint="export the table as CSV (UTF-8), Parquet or Excel .xlsx",
+        )
     encoding = encoding or detected
     try:
         text = sample.decode(encoding, errors="ignore")
@@ -168,19 +182,32 @@ def _read_text(path: Path, label: str, separator: str | None, encoding: str | No
         raise DataError(f"unknown encoding '{encoding}'", file=label, hint="use utf-8 or latin-1") from None
     separator = separator or sniff_separator(text)
     try:
-        frame = pd.read_csv(path, sep=separator, encoding=encoding, dtype=str, keep_default_na=False,
-                            index_col=False, usecols=columns, skip_blank_lines=True)
+        frame = pd.read_csv(
+            path,
+            sep=separator,
+            encoding=encoding,
+            dtype=str,
+            keep_default_na=False,
+            index_col=False,
+            usecols=columns,
+            skip_blank_lines=True,
+        )
     except pd.errors.EmptyDataError:
-        raise DataError("the file is empty", file=label,
-                        hint="export it again with a header row and data rows") from None
+        raise DataError(
+            "the file is empty", file=label, hint="export it again with a header row and data rows"
+        ) from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"not readable as {encoding}: {exc.reason}", file=label,
-                        hint="set source.encoding (e.g. latin-1)") from None
+        raise DataError(
+            f"not readable as {encoding}: {exc.reason}", file=label, hint="set source.encoding (e.g. latin-1)"
+        ) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise _parser_error(exc, label) from None
     # Every line ending in a separator leaves an empty, unnamed last column.
-    empty_unnamed = [c for c in frame.columns if re.fullmatch(r"Unnamed: \d+", str(c))
-                     and frame[c].str.strip().eq("").all()]
+    empty_unnamed = [
+        c
+        for c in frame.columns
+        if re.fullmatch(r"Unnamed: \d+", str(c)) and frame[c].str.strip().eq("").all()
+    ]
     frame = frame.drop(columns=empty_unnamed)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
@@ -193,8 +220,11 @@ def _read_parquet(path: Path, label: str, columns: list[str] | None) -> pd.DataF
     try:
         table = pq.read_table(path, columns=columns)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", file=label,
-                        hint="write it again with pandas.DataFrame.to_parquet or export CSV") from None
+        raise DataError(
+            f"not a readable Parquet file ({str(exc).splitlines()[0]})",
+            file=label,
+            hint="write it again with pandas.DataFrame.to_parquet or export CSV",
+        ) from None
     return table.to_pandas()
 
 
@@ -204,19 +234,29 @@ def _read_excel(path: Path, label: str, sheet: str | int | None) -> pd.DataFrame
     try:
         names = load_workbook(path, read_only=True).sheetnames
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
-        raise DataError(f"not a readable Excel workbook ({type(exc).__name__})", file=label,
-                        hint="save it again as .xlsx, or export CSV") from None
+        raise DataError(
+            f"not a readable Excel workbook ({type(exc).__name__})",
+            file=label,
+            hint="save it again as .xlsx, or export CSV",
+        ) from None
     if isinstance(sheet, str) and sheet not in names:
         close = difflib.get_close_matches(sheet, names, n=1)
-        raise DataError(f"no sheet named '{sheet}'", file=label,
-                        hint=f"did you mean '{close[0]}'?" if close else f"sheets: {', '.join(names)}")
+        raise DataError(
+            f"no sheet named '{sheet}'",
+            file=label,
+            hint=f"did you mean '{close[0]}'?" if close else f"sheets: {', '.join(names)}",
+        )
     if isinstance(sheet, int) and not 0 <= sheet < len(names):
-        raise DataError(f"no sheet number {sheet} (the workbook has {len(names)})", file=label,
-                        hint="sheets are numbered from 0")
+        raise DataError(
+            f"no sheet number {sheet} (the workbook has {len(names)})",
+            file=label,
+            hint="sheets are numbered from 0",
+        )
     frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, engine="openpyxl")
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.drop(columns=[c for c in frame.columns if re.fullmatch(r"Unnamed: \d+", c)
-                               and frame[c].isna().all()])
+    return frame.drop(
+        columns=[c for c in frame.columns if re.fullmatch(r"Unnamed: \d+", c) and frame[c].isna().all()]
+    )
 
 
 def _sqlite_file(url: str) -> str | None:
@@ -224,8 +264,9 @@ def _sqlite_file(url: str) -> str | None:
     return None if not match or match.group(2).startswith(":memory:") else match.group(2).split("?")[0]
 
 
-def _read_sql(url: str, label: str, table: str | None, query: str | None,
-              columns: list[str] | None) -> pd.DataFrame:
+def _read_sql(
+    url: str, label: str, table: str | None, query: str | None, columns: list[str] | None
+) -> pd.DataFrame:
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -234,13 +275,19 @@ def _read_sql(url: str, label: str, table: str | None, query: str | None,
         # SQLite would silently create an empty database file.
         raise DataError("database file not found", file=database, hint="check the path in the sqlite:/// URL")
     if not table and not query:
-        raise DataError("a database source needs a table or a query", file=label,
-                        hint="set source.leads_table (or leads_query) in the config")
+        raise DataError(
+            "a database source needs a table or a query",
+            file=label,
+            hint="set source.leads_table (or leads_query) in the config",
+        )
     try:
         engine = create_engine(url)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise DataError(f"not a database URL that can be opened ({exc})", file=label,
-                        hint="e.g. sqlite:///crm.db or postgresql+psycopg://user:pw@host/db") from None
+        raise DataError(
+            f"not a database URL that can be opened ({exc})",
+            file=label,
+            hint="e.g. sqlite:///crm.db or postgresql+psycopg://user:pw@host/db",
+        ) from None
     try:
         with engine.connect() as connection:
             if query:
@@ -250,14 +297,21 @@ def _read_sql(url: str, label: str, table: str | None, query: str | None,
                 names = inspect(connection).get_table_names(schema=schema or None)
                 if name not in names:
                     close = difflib.get_close_matches(name, names, n=1)
-                    raise DataError(f"no table '{table}' in the database", file=label,
-                                    hint=f"did you mean '{close[0]}'?" if close
-                                    else f"tables: {', '.join(names) or 'none'}")
+                    raise DataError(
+                        f"no table '{table}' in the database",
+                        file=label,
+                        hint=f"did you mean '{close[0]}'?"
+                        if close
+                        else f"tables: {', '.join(names) or 'none'}",
+                    )
                 frame = pd.read_sql_table(name, connection, schema=schema or None, columns=columns)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise DataError(f"the database refused: {reason}", file=label,
-                        hint="check the URL, the table or query, and that the server is running") from None
+        raise DataError(
+            f"the database refused: {reason}",
+            file=label,
+            hint="check the URL, the table or query, and that the server is running",
+        ) from None
     finally:
         engine.dispose()
     return frame
@@ -354,15 +408,22 @@ def read_table(
         elif suffix in EXCEL_SUFFIXES or head.startswith(b"PK\x03\x04"):
             frame, row_offset = _read_excel(path, label, sheet), 2
         elif suffix == ".xls":
-            raise DataError("old .xls workbooks are not supported", file=label, hint="save it as .xlsx or CSV")
+            raise DataError(
+                "old .xls workbooks are not supported", file=label, hint="save it as .xlsx or CSV"
+            )
         else:
             frame, row_offset = _read_text(path, label, separator, encoding, columns), 2
     if frame.shape[1] == 0:
         raise DataError("the file has no columns", file=label, hint="export it again with a header row")
     if len(frame) == 0:
-        raise DataError("there is a header but no data rows", file=label,
-                        hint="export again including the rows (check the export's filters)")
-    frame = _clean(frame.reset_index(drop=True), DEFAULT_MISSING if missing_values is None else missing_values)
+        raise DataError(
+            "there is a header but no data rows",
+            file=label,
+            hint="export again including the rows (check the export's filters)",
+        )
+    frame = _clean(
+        frame.reset_index(drop=True), DEFAULT_MISSING if missing_values is None else missing_values
+    )
     frame.attrs.update(source=label, row_offset=row_offset)
     return frame
 
@@ -387,34 +448,49 @@ def _as_key(series: pd.Series) -> pd.Series:
 def _apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[str]) -> pd.DataFrame:
     for join in config.source.joins:
         location = _resolve(config, join.path)
-        right = read_table(location, table=join.table, query=join.query,
-                           missing_values=config.source.missing_values)
+        right = read_table(
+            location, table=join.table, query=join.query, missing_values=config.source.missing_values
+        )
         right_label = right.attrs["source"]
         keys = [join.on] if isinstance(join.on, str) else list(join.on)
         for key in keys:
             for side, side_label in ((frame, label), (right, right_label)):
                 if key not in side.columns:
                     close = difflib.get_close_matches(key, [str(c) for c in side.columns], n=1)
-                    raise DataError(f"the join key '{key}' is not a column here", file=side_label, column=key,
-                                    hint=f"did you mean '{close[0]}'?" if close else "fix source.joins.on")
+                    raise DataError(
+                        f"the join key '{key}' is not a column here",
+                        file=side_label,
+                        column=key,
+                        hint=f"did you mean '{close[0]}'?" if close else "fix source.joins.on",
+                    )
         left = frame.assign(**{k: _as_key(frame[k]) for k in keys}, __row__=frame.index)
         right = right.assign(**{k: _as_key(right[k]) for k in keys})
         duplicated = right.duplicated(keys, keep=False)
         if duplicated.any():
             first = right.index[duplicated][0]
             value = ", ".join(str(right.at[first, k]) for k in keys)
-            raise DataError(f"key '{value}' is on {int(duplicated.sum())} rows, so joining would duplicate "
-                            "leads", file=right_label, column=keys[0], row=int(first) + right.attrs["row_offset"],
-                            hint="keep one row per key in the joined table")
+            raise DataError(
+                f"key '{value}' is on {int(duplicated.sum())} rows, so joining would duplicate leads",
+                file=right_label,
+                column=keys[0],
+                row=int(first) + right.attrs["row_offset"],
+                hint="keep one row per key in the joined table",
+            )
         matched = left.set_index(keys).index.isin(right.set_index(keys).index)
         if not matched.any():
-            raise DataError(f"the join key matches no row of {right_label}", file=label, column=keys[0],
-                            hint="check both tables use the same ids (e.g. 'A-17' in one and '17' in the other)")
+            raise DataError(
+                f"the join key matches no row of {right_label}",
+                file=label,
+                column=keys[0],
+                hint="check both tables use the same ids (e.g. 'A-17' in one and '17' in the other)",
+            )
         if not matched.all():
             unmatched = left.index[~matched]
             consequence = "dropped (inner join)" if join.how == "inner" else "kept with empty joined columns"
-            warnings.append(f"{label}: {len(unmatched):,} leads (e.g. rows {_rows(unmatched, 2)}) have no match "
-                            f"in {right_label} on '{', '.join(keys)}' — {consequence}")
+            warnings.append(
+                f"{label}: {len(unmatched):,} leads (e.g. rows {_rows(unmatched, 2)}) have no match "
+                f"in {right_label} on '{', '.join(keys)}' — {consequence}"
+            )
         merged = left.merge(right, how=join.how, on=keys, suffixes=("", f"_{Path(location).stem}"))
         frame = merged.set_index("__row__").rename_axis(None)
     return frame
@@ -425,25 +501,38 @@ def _apply_mapping(frame: pd.DataFrame, config: Config, label: str) -> pd.DataFr
     for header in config.mapping:
         if header not in frame.columns:
             close = difflib.get_close_matches(header, headers, n=1)
-            raise DataError(f"the config [mapping] names '{header}', which is not a column of this table",
-                            file=label, column=header,
-                            hint=f"did you mean '{close[0]}'?" if close else f"columns: {', '.join(headers[:12])}")
-    mapping = {h: t for h, t in preset_mapping(config.source.preset, headers).items()
-               if h not in config.mapping and t not in config.mapping.values()}
+            raise DataError(
+                f"the config [mapping] names '{header}', which is not a column of this table",
+                file=label,
+                column=header,
+                hint=f"did you mean '{close[0]}'?" if close else f"columns: {', '.join(headers[:12])}",
+            )
+    mapping = {
+        h: t
+        for h, t in preset_mapping(config.source.preset, headers).items()
+        if h not in config.mapping and t not in config.mapping.values()
+    }
     mapping.update(config.mapping)
     renamed = frame.rename(columns=mapping)
     # Contract columns written another way ("Created At", "OUTCOME") are recognised.
     taken = set(renamed.columns)
-    spelled = {c: contract.normalise_header(c) for c in renamed.columns
-               if c not in contract.LEAD_COLUMNS and contract.normalise_header(c) in contract.LEAD_COLUMNS}
+    spelled = {
+        c: contract.normalise_header(c)
+        for c in renamed.columns
+        if c not in contract.LEAD_COLUMNS and contract.normalise_header(c) in contract.LEAD_COLUMNS
+    }
     spelled = {c: n for c, n in spelled.items() if n not in taken}
     renamed = renamed.rename(columns=spelled)
     duplicated = renamed.columns[renamed.columns.duplicated()].unique()
     if len(duplicated):
         name = duplicated[0]
         sources = [h for h, n in zip(frame.columns, renamed.columns, strict=True) if n == name]
-        raise DataError(f"{' and '.join(repr(s) for s in sources)} both become '{name}'", file=label, column=name,
-                        hint="map only one of them onto it in the config [mapping]")
+        raise DataError(
+            f"{' and '.join(repr(s) for s in sources)} both become '{name}'",
+            file=label,
+            column=name,
+            hint="map only one of them onto it in the config [mapping]",
+        )
     return renamed
 
 
@@ -454,9 +543,11 @@ def _outcome_lookup(config: Config) -> dict[str, str]:
         for value in [*getattr(config.outcome, category), *extra.get(category, [])]:
             key = str(value).strip().lower()
             if lookup.get(key, category) != category:
-                raise ConfigError(f"outcome value '{value}' is listed as both {lookup[key]} and {category}",
-                                  file=str(config.path) if config.path else None,
-                                  hint="keep it in one of the [outcome] lists")
+                raise ConfigError(
+                    f"outcome value '{value}' is listed as both {lookup[key]} and {category}",
+                    file=str(config.path) if config.path else None,
+                    hint="keep it in one of the [outcome] lists",
+                )
             lookup[key] = category
     return lookup
 
@@ -475,28 +566,43 @@ def _map_outcome(raw: pd.Series, config: Config, label: str, offset: int) -> pd.
     blank = keys.isna() & mapped.isna()
     if blank.any():
         rows = raw.index[blank]
-        raise DataError(f"{int(blank.sum())} leads have no outcome (rows {_rows(rows, offset)})", file=label,
-                        column="outcome", row=int(rows[0]) + offset,
-                        hint="fill them in, or add \"\" to [outcome] open to count them as open")
+        raise DataError(
+            f"{int(blank.sum())} leads have no outcome (rows {_rows(rows, offset)})",
+            file=label,
+            column="outcome",
+            row=int(rows[0]) + offset,
+            hint='fill them in, or add "" to [outcome] open to count them as open',
+        )
     unmapped = mapped.isna()
     if unmapped.any():
         counts = raw[unmapped].astype("str").value_counts()
         shown = ", ".join(f"'{v}' ({n} rows)" for v, n in counts.head(8).items())
         first = raw.index[unmapped][0]
-        raise DataError(f"outcome values not mapped to won/lost/open: {shown}", file=label, column="outcome",
-                        row=int(first) + offset,
-                        hint="add each to the won, lost or open list under [outcome] in the config")
+        raise DataError(
+            f"outcome values not mapped to won/lost/open: {shown}",
+            file=label,
+            column="outcome",
+            row=int(first) + offset,
+            hint="add each to the won, lost or open list under [outcome] in the config",
+        )
     outcome = pd.Series(pd.Categorical(mapped, dtype=contract.OUTCOME_DTYPE), index=raw.index)
     counts = outcome.value_counts()
     present = counts[counts > 0]
     if len(present) == 1:
-        raise DataError(f"every lead has outcome '{present.index[0]}', so there is nothing to tell apart",
-                        file=label, column="outcome",
-                        hint="export both won and not-won leads, or check the [outcome] lists")
+        raise DataError(
+            f"every lead has outcome '{present.index[0]}', so there is nothing to tell apart",
+            file=label,
+            column="outcome",
+            hint="export both won and not-won leads, or check the [outcome] lists",
+        )
     if counts["won"] == 0:
         values = ", ".join(f"'{v}'" for v in raw.astype("str").value_counts().index[:6])
-        raise DataError(f"no lead is won (values seen: {values})", file=label, column="outcome",
-                        hint="add the value that means won to [outcome] won")
+        raise DataError(
+            f"no lead is won (values seen: {values})",
+            file=label,
+            column="outcome",
+            hint="add the value that means won to [outcome] won",
+        )
     return outcome
 
 
@@ -509,19 +615,31 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
         parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     elif pd.api.types.is_numeric_dtype(raw.dtype):
         first = raw.first_valid_index()
-        raise DataError(f"holds numbers ({raw[first]!r}), not dates", file=label, column=column,
-                        row=int(first) + offset, hint="export dates as YYYY-MM-DD or YYYY-MM-DD HH:MM")
+        raise DataError(
+            f"holds numbers ({raw[first]!r}), not dates",
+            file=label,
+            column=column,
+            row=int(first) + offset,
+            hint="export dates as YYYY-MM-DD or YYYY-MM-DD HH:MM",
+        )
     else:
         text = raw.astype("str") if raw.dtype == object else raw
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         retry = text.notna() & parsed.isna()
         if retry.any():
-            parsed = parsed.mask(retry, pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True))
+            parsed = parsed.mask(
+                retry, pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
+            )
         bad = text.notna() & parsed.isna()
         if bad.any():
             first = raw.index[bad][0]
-            raise DataError(f"'{raw[first]}' is not a date ({int(bad.sum())} such rows)", file=label, column=column,
-                            row=int(first) + offset, hint="use YYYY-MM-DD (or YYYY-MM-DD HH:MM), or leave it empty")
+            raise DataError(
+                f"'{raw[first]}' is not a date ({int(bad.sum())} such rows)",
+                file=label,
+                column=column,
+                row=int(first) + offset,
+                hint="use YYYY-MM-DD (or YYYY-MM-DD HH:MM), or leave it empty",
+            )
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")
 
@@ -534,8 +652,13 @@ def _to_float(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series
     bad = raw.notna() & numbers.isna()
     if bad.any():
         first = raw.index[bad][0]
-        raise DataError(f"'{raw[first]}' is not a number", file=label, column=column, row=int(first) + offset,
-                        hint="export plain numbers (no units), or leave it empty")
+        raise DataError(
+            f"'{raw[first]}' is not a number",
+            file=label,
+            column=column,
+            row=int(first) + offset,
+            hint="export plain numbers (no units), or leave it empty",
+        )
     return numbers.astype(float)
 
 
@@ -546,22 +669,37 @@ def _lead_ids(leads: pd.DataFrame, label: str, offset: int) -> pd.Series:
     missing = ids.isna()
     if missing.any():
         rows = leads.index[missing]
-        raise DataError(f"{int(missing.sum())} leads have no id (rows {_rows(rows, offset)})", file=label,
-                        column="lead_id", row=int(rows[0]) + offset,
-                        hint="fill in the ids, or unmap the id column to number the rows instead")
+        raise DataError(
+            f"{int(missing.sum())} leads have no id (rows {_rows(rows, offset)})",
+            file=label,
+            column="lead_id",
+            row=int(rows[0]) + offset,
+            hint="fill in the ids, or unmap the id column to number the rows instead",
+        )
     duplicated = ids.duplicated(keep=False)
     if duplicated.any():
         rows = leads.index[duplicated]
         first_id = ids[rows[0]]
         same = rows[ids[rows] == first_id]
-        raise DataError(f"lead id '{first_id}' appears {len(same)} times (rows {_rows(same, offset)}); "
-                        f"{int(ids.duplicated().sum())} duplicate ids in all", file=label, column="lead_id",
-                        row=int(same[1]) + offset, hint="every lead needs its own id: remove the duplicate rows")
+        raise DataError(
+            f"lead id '{first_id}' appears {len(same)} times (rows {_rows(same, offset)}); "
+            f"{int(ids.duplicated().sum())} duplicate ids in all",
+            file=label,
+            column="lead_id",
+            row=int(same[1]) + offset,
+            hint="every lead needs its own id: remove the duplicate rows",
+        )
     return ids.astype("str")
 
 
-def _unify_spellings(leads: pd.DataFrame, columns: list[str], label: str, offset: int,
-                     warnings: list[str], excluded: dict[str, pd.Index]) -> pd.DataFrame:
+def _unify_spellings(
+    leads: pd.DataFrame,
+    columns: list[str],
+    label: str,
+    offset: int,
+    warnings: list[str],
+    excluded: dict[str, pd.Index],
+) -> pd.DataFrame:
     """Case/space variants are merged into the commonest spelling; rare near-duplicates are flagged."""
     flagged: list[pd.Index] = []
     for column in columns:
@@ -580,23 +718,33 @@ def _unify_spellings(leads: pd.DataFrame, columns: list[str], label: str, offset
         if canonical:
             n_rows = int(series.isin(list(canonical)).sum())
             merged = "; ".join(f"'{a}' → '{b}'" for a, b in list(canonical.items())[:4])
-            warnings.append(f"{label}, column '{column}': {n_rows:,} values differing only in case or spaces "
-                            f"were merged into the commonest spelling ({merged})")
+            warnings.append(
+                f"{label}, column '{column}': {n_rows:,} values differing only in case or spaces "
+                f"were merged into the commonest spelling ({merged})"
+            )
             series = series.replace(canonical)
             counts = series.value_counts()
         values = list(counts.index)
         for value in values:
-            bigger = [v for v in values if counts[v] * RARE_VARIANT_SHARE >= counts[value] and v != value
-                      and re.sub(r"\D", "", v) == re.sub(r"\D", "", value)]
-            close = difflib.get_close_matches(value.lower(), [v.lower() for v in bigger], n=1,
-                                              cutoff=VARIANT_SIMILARITY)
+            bigger = [
+                v
+                for v in values
+                if counts[v] * RARE_VARIANT_SHARE >= counts[value]
+                and v != value
+                and re.sub(r"\D", "", v) == re.sub(r"\D", "", value)
+            ]
+            close = difflib.get_close_matches(
+                value.lower(), [v.lower() for v in bigger], n=1, cutoff=VARIANT_SIMILARITY
+            )
             if len(value) < 4 or not close:
                 continue
             target = next(v for v in bigger if v.lower() == close[0])
             rows = leads.index[series == value]
-            warnings.append(f"{label}, column '{column}': '{value}' ({len(rows):,} rows, e.g. rows "
-                            f"{_rows(rows, offset)}) looks like a misspelling of '{target}' ({counts[target]:,} "
-                            "rows) — set to missing there; correct it in the CRM or list it under [mapping]")
+            warnings.append(
+                f"{label}, column '{column}': '{value}' ({len(rows):,} rows, e.g. rows "
+                f"{_rows(rows, offset)}) looks like a misspelling of '{target}' ({counts[target]:,} "
+                "rows) — set to missing there; correct it in the CRM or list it under [mapping]"
+            )
             series = series.mask(series == value)
             flagged.append(rows)
         leads[column] = series
@@ -606,15 +754,18 @@ def _unify_spellings(leads: pd.DataFrame, columns: list[str], label: str, offset
     return leads
 
 
-def _quality(leads: pd.DataFrame, label: str, offset: int, warnings: list[str],
-             excluded: dict[str, pd.Index]) -> pd.DataFrame:
+def _quality(
+    leads: pd.DataFrame, label: str, offset: int, warnings: list[str], excluded: dict[str, pd.Index]
+) -> pd.DataFrame:
     for check in contract.QUALITY_CHECKS:
         rows = contract.failing_rows(leads, check)
         if len(rows) == 0:
             continue
         examples = leads.loc[rows[:3], "lead_id"].tolist()
-        warnings.append(f"{label}: {len(rows):,} leads with {check.describe} (e.g. rows {_rows(rows, offset)}; "
-                        f"lead ids {', '.join(examples)}) — {check.consequence}")
+        warnings.append(
+            f"{label}: {len(rows):,} leads with {check.describe} (e.g. rows {_rows(rows, offset)}; "
+            f"lead ids {', '.join(examples)}) — {check.consequence}"
+        )
         excluded[check.reason] = pd.Index(leads.loc[rows, "lead_id"], name=None)
         if check.reason == "negative_amount":
             leads.loc[rows, "amount"] = np.nan
@@ -630,8 +781,12 @@ def guess_family(column: str) -> str:
     return "demographics"
 
 
-def conform_leads(raw: pd.DataFrame, config: Config, label: str | None = None, row_offset: int | None = None,
-                  ) -> tuple[pd.DataFrame, list[str], dict[str, pd.Index]]:
+def conform_leads(
+    raw: pd.DataFrame,
+    config: Config,
+    label: str | None = None,
+    row_offset: int | None = None,
+) -> tuple[pd.DataFrame, list[str], dict[str, pd.Index]]:
     """Map a raw leads table onto the contract.
 
     Parameters
@@ -659,12 +814,22 @@ def conform_leads(raw: pd.DataFrame, config: Config, label: str | None = None, r
     excluded: dict[str, pd.Index] = {}
     leads = _apply_mapping(raw, config, label)
     if "outcome" not in leads.columns:
-        candidates = [c for c in leads.columns
-                      if re.search(r"stage|status|outcome|result|won|convert", str(c), re.IGNORECASE)]
-        hint = (f"map one of {', '.join(repr(c) for c in candidates[:3])} onto outcome in [mapping]" if candidates
-                else "map the column that says won/lost onto outcome in the config [mapping]")
-        raise DataError("there is no outcome column", file=label, column="outcome",
-                        hint=hint + ", or use a preset (--preset hubspot|salesforce)")
+        candidates = [
+            c
+            for c in leads.columns
+            if re.search(r"stage|status|outcome|result|won|convert", str(c), re.IGNORECASE)
+        ]
+        hint = (
+            f"map one of {', '.join(repr(c) for c in candidates[:3])} onto outcome in [mapping]"
+            if candidates
+            else "map the column that says won/lost onto outcome in the config [mapping]"
+        )
+        raise DataError(
+            "there is no outcome column",
+            file=label,
+            column="outcome",
+            hint=hint + ", or use a preset (--preset hubspot|salesforce)",
+        )
     leads["outcome"] = _map_outcome(leads["outcome"], config, label, offset)
     leads["lead_id"] = _lead_ids(leads, label, offset)
     for column in contract.TIMESTAMP_COLUMNS:
@@ -675,11 +840,17 @@ def conform_leads(raw: pd.DataFrame, config: Config, label: str | None = None, r
             leads[column] = _to_float(leads[column], column, label, offset)
     for column in contract.TEXT_COLUMNS:
         if column in leads.columns:
-            leads[column] = _as_key(leads[column]) if pd.api.types.is_numeric_dtype(leads[column]) \
+            leads[column] = (
+                _as_key(leads[column])
+                if pd.api.types.is_numeric_dtype(leads[column])
                 else leads[column].astype("str")
+            )
     ignored = set(config.families.ignore) | {c for c in leads.columns if contract.is_contact_column(c)}
-    categorical = [c for c in leads.columns if c not in ignored and c not in ("lead_id", "outcome")
-                   and c not in contract.TIMESTAMP_COLUMNS]
+    categorical = [
+        c
+        for c in leads.columns
+        if c not in ignored and c not in ("lead_id", "outcome") and c not in contract.TIMESTAMP_COLUMNS
+    ]
     leads = _unify_spellings(leads, categorical, label, offset, warnings, excluded)
     leads = _quality(leads, label, offset, warnings, excluded)
     ordered = [c for c in contract.LEAD_COLUMNS if c in leads.columns]
@@ -691,8 +862,9 @@ def conform_leads(raw: pd.DataFrame, config: Config, label: str | None = None, r
 # --- activities and truth ---------------------------------------------------------------------
 
 
-def _activities_parquet(path: Path, label: str, config: Config, lead_ids: pd.Series,
-                        warnings: list[str]) -> pd.DataFrame:
+def _activities_parquet(
+    path: Path, label: str, config: Config, lead_ids: pd.Series, warnings: list[str]
+) -> pd.DataFrame:
     """Read only the three activity columns with pyarrow; no per-row Python."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -706,17 +878,25 @@ def _activities_parquet(path: Path, label: str, config: Config, lead_ids: pd.Ser
     wanted = {c: source_of.get(c, c) for c in contract.ACTIVITY_COLUMNS}
     for column, header in wanted.items():
         if header not in names:
-            raise DataError("the activities table has no such column", file=label, column=column,
-                            hint=f"columns: {', '.join(names[:10])}; map one onto '{column}' in [mapping]")
+            raise DataError(
+                "the activities table has no such column",
+                file=label,
+                column=column,
+                hint=f"columns: {', '.join(names[:10])}; map one onto '{column}' in [mapping]",
+            )
     table = pq.read_table(path, columns=list(wanted.values()))
     table = table.rename_columns([{v: k for k, v in wanted.items()}[n] for n in table.column_names])
     lead_id = table["lead_id"]
     if not pa.types.is_string(lead_id.type) and not pa.types.is_large_string(lead_id.type):
-        lead_id = pc.cast(pc.cast(lead_id, pa.int64()) if pa.types.is_floating(lead_id.type) else lead_id,
-                          pa.string())
+        lead_id = pc.cast(
+            pc.cast(lead_id, pa.int64()) if pa.types.is_floating(lead_id.type) else lead_id, pa.string()
+        )
     kind = table["activity_type"].type
-    activity_type = table["activity_type"] if pa.types.is_dictionary(kind) else \
-        pc.dictionary_encode(table["activity_type"])
+    activity_type = (
+        table["activity_type"]
+        if pa.types.is_dictionary(kind)
+        else pc.dictionary_encode(table["activity_type"])
+    )
     occurred = table["occurred_at"]
     table = pa.table({"lead_id": lead_id, "occurred_at": occurred, "activity_type": activity_type})
     known = pc.is_in(table["lead_id"], value_set=pa.array(lead_ids.to_numpy(dtype=object), pa.string()))
@@ -730,21 +910,28 @@ def _activities_parquet(path: Path, label: str, config: Config, lead_ids: pd.Ser
     return frame
 
 
-def _activities_table(raw: pd.DataFrame, config: Config, lead_ids: pd.Series,
-                      warnings: list[str]) -> pd.DataFrame:
+def _activities_table(
+    raw: pd.DataFrame, config: Config, lead_ids: pd.Series, warnings: list[str]
+) -> pd.DataFrame:
     label, offset = raw.attrs["source"], raw.attrs["row_offset"]
     frame = raw.rename(columns={h: t for h, t in config.mapping.items() if h in raw.columns})
     for column in contract.ACTIVITY_COLUMNS:
         if column not in frame.columns:
-            raise DataError("the activities table has no such column", file=label, column=column,
-                            hint=f"map one onto '{column}' in the config [mapping]")
+            raise DataError(
+                "the activities table has no such column",
+                file=label,
+                column=column,
+                hint=f"map one onto '{column}' in the config [mapping]",
+            )
     frame = frame[list(contract.ACTIVITY_COLUMNS)].copy()
     frame["lead_id"] = _as_key(frame["lead_id"])
     frame["occurred_at"] = _to_timestamps(frame["occurred_at"], "occurred_at", label, offset)
     complete = frame["lead_id"].isin(lead_ids) & frame["occurred_at"].notna()
     if not complete.all():
-        warnings.append(f"{label}: {int((~complete).sum()):,} activities (e.g. rows "
-                        f"{_rows(frame.index[~complete], offset)}) name no known lead or have no time — left out")
+        warnings.append(
+            f"{label}: {int((~complete).sum()):,} activities (e.g. rows "
+            f"{_rows(frame.index[~complete], offset)}) name no known lead or have no time — left out"
+        )
         frame = frame[complete]
     frame["lead_id"] = frame["lead_id"].astype("str")
     frame["activity_type"] = frame["activity_type"].astype("str").astype("category")
@@ -757,9 +944,14 @@ def load_activities(location: str, config: Config, lead_ids: pd.Series, warnings
     if not is_url(location) and path.exists() and (path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir()):
         frame = _activities_parquet(path, _label(location), config, lead_ids, warnings)
     else:
-        raw = read_table(location, separator=config.source.separator, encoding=config.source.encoding,
-                         table=config.source.activities_table, query=config.source.activities_query,
-                         missing_values=config.source.missing_values)
+        raw = read_table(
+            location,
+            separator=config.source.separator,
+            encoding=config.source.encoding,
+            table=config.source.activities_table,
+            query=config.source.activities_query,
+            missing_values=config.source.missing_values,
+        )
         frame = _activities_table(raw, config, lead_ids, warnings)
     contract.validate_frame(frame, contract.activities_schema(), file=_label(location), row_offset=1)
     return frame
@@ -770,17 +962,27 @@ def load_truth(location: str) -> tuple[pd.DataFrame, dict | None]:
     truth = read_table(location, missing_values=[])
     for column in ("lead_id", "true_probability"):
         if column not in truth.columns:
-            raise DataError("the truth table has no such column", file=truth.attrs["source"], column=column,
-                            hint="it needs lead_id and true_probability")
-    truth = pd.DataFrame({"lead_id": _as_key(truth["lead_id"]).astype("str"),
-                          "true_probability": truth["true_probability"].astype(float)})
+            raise DataError(
+                "the truth table has no such column",
+                file=truth.attrs["source"],
+                column=column,
+                hint="it needs lead_id and true_probability",
+            )
+    truth = pd.DataFrame(
+        {
+            "lead_id": _as_key(truth["lead_id"]).astype("str"),
+            "true_probability": truth["true_probability"].astype(float),
+        }
+    )
     effects_path = Path(location).parent / "truth_effects.json"
     effects = None
     if not is_url(location) and effects_path.is_file():
         try:
             effects = json.loads(effects_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON ({exc.msg})", file=_label(str(effects_path)), row=exc.lineno) from None
+            raise DataError(
+                f"not valid JSON ({exc.msg})", file=_label(str(effects_path)), row=exc.lineno
+            ) from None
     return truth, effects
 
 
@@ -796,22 +998,34 @@ def _resolve(config: Config, location: str) -> str:
     return resolved
 
 
-def _families(leads: pd.DataFrame, config: Config, activity_types: list[str], label: str,
-              warnings: list[str]) -> tuple[dict[str, str], dict[str, str], list[str]]:
+def _families(
+    leads: pd.DataFrame, config: Config, activity_types: list[str], label: str, warnings: list[str]
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
     listed = config.families.family_of()
     contact = [c for c in leads.columns if contract.is_contact_column(c)]
     ignored = list(dict.fromkeys([*config.families.ignore, *contact]))
-    unknown = [c for c in [*listed, *config.families.ignore] if c not in leads.columns and c not in activity_types]
+    unknown = [
+        c for c in [*listed, *config.families.ignore] if c not in leads.columns and c not in activity_types
+    ]
     if unknown:
-        warnings.append(f"{label}: the config [families] lists {', '.join(repr(c) for c in unknown)}, which is "
-                        "neither a column nor an activity type — check the spelling")
-    families = {c: f for c, f in listed.items() if c not in ignored and (c in leads.columns or c in activity_types)}
-    guessed = {c: guess_family(c) for c in leads.columns
-               if c not in contract.LEAD_COLUMNS and c not in families and c not in ignored}
+        warnings.append(
+            f"{label}: the config [families] lists {', '.join(repr(c) for c in unknown)}, which is "
+            "neither a column nor an activity type — check the spelling"
+        )
+    families = {
+        c: f for c, f in listed.items() if c not in ignored and (c in leads.columns or c in activity_types)
+    }
+    guessed = {
+        c: guess_family(c)
+        for c in leads.columns
+        if c not in contract.LEAD_COLUMNS and c not in families and c not in ignored
+    }
     if guessed:
         shown = ", ".join(f"{c} → {f}" for c, f in guessed.items())
-        warnings.append(f"{label}: {len(guessed)} columns are in no family and were assigned by name ({shown}) — "
-                        "list them under [families] (or families.ignore) to decide")
+        warnings.append(
+            f"{label}: {len(guessed)} columns are in no family and were assigned by name ({shown}) — "
+            "list them under [families] (or families.ignore) to decide"
+        )
     families.update(guessed)
     return families, guessed, ignored
 
@@ -821,8 +1035,11 @@ def _as_of(config: Config, leads: pd.DataFrame, activities: pd.DataFrame | None)
         try:
             return pd.Timestamp(config.scoring.as_of).tz_localize(None)
         except ValueError:
-            raise ConfigError(f"scoring.as_of '{config.scoring.as_of}' is not a date",
-                              file=str(config.path) if config.path else None, hint="use YYYY-MM-DD") from None
+            raise ConfigError(
+                f"scoring.as_of '{config.scoring.as_of}' is not a date",
+                file=str(config.path) if config.path else None,
+                hint="use YYYY-MM-DD",
+            ) from None
     latest = [leads[c].max() for c in contract.TIMESTAMP_COLUMNS if c in leads.columns]
     if activities is not None and len(activities):
         latest.append(activities["occurred_at"].max())
@@ -855,8 +1072,15 @@ def load_workspace(config: Config) -> Workspace:
     steps = tqdm(total=4, desc="loading", unit="step", disable=None, leave=False)
     try:
         location = _resolve(config, source.leads)
-        raw = read_table(location, separator=source.separator, encoding=source.encoding, sheet=source.sheet,
-                         table=source.leads_table, query=source.leads_query, missing_values=source.missing_values)
+        raw = read_table(
+            location,
+            separator=source.separator,
+            encoding=source.encoding,
+            sheet=source.sheet,
+            table=source.leads_table,
+            query=source.leads_query,
+            missing_values=source.missing_values,
+        )
         label, offset = raw.attrs["source"], raw.attrs["row_offset"]
         raw = _apply_joins(raw, config, label, warnings)
         steps.update()
@@ -865,7 +1089,9 @@ def load_workspace(config: Config) -> Workspace:
         steps.update()
         activities = None
         if source.activities:
-            activities = load_activities(_resolve(config, source.activities), config, leads["lead_id"], warnings)
+            activities = load_activities(
+                _resolve(config, source.activities), config, leads["lead_id"], warnings
+            )
         steps.update()
         truth = effects = None
         if source.truth:
@@ -875,6 +1101,15 @@ def load_workspace(config: Config) -> Workspace:
         steps.close()
     activity_types = list(activities["activity_type"].cat.categories) if activities is not None else []
     families, guessed, ignored = _families(leads, config, activity_types, label, warnings)
-    return Workspace(leads=leads, activities=activities, truth=truth, truth_effects=effects, warnings=warnings,
-                     excluded=excluded, families=families, as_of=_as_of(config, leads, activities),
-                     ignored=ignored, guessed_families=guessed)
+    return Workspace(
+        leads=leads,
+        activities=activities,
+        truth=truth,
+        truth_effects=effects,
+        warnings=warnings,
+        excluded=excluded,
+        families=families,
+        as_of=_as_of(config, leads, activities),
+        ignored=ignored,
+        guessed_families=guessed,
+    )

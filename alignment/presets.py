@@ -76,8 +76,15 @@ PRESET_OUTCOMES: dict[str, dict[str, list[str]]] = {
     "hubspot": {
         "won": ["customer", "evangelist"],
         "lost": ["other", "unqualified", "bad timing"],
-        "open": ["subscriber", "lead", "marketing qualified lead", "sales qualified lead", "opportunity",
-                 "marketinglead", "salesqualifiedlead"],
+        "open": [
+            "subscriber",
+            "lead",
+            "marketing qualified lead",
+            "sales qualified lead",
+            "opportunity",
+            "marketinglead",
+            "salesqualifiedlead",
+        ],
     },
     "salesforce": {
         "won": ["1", "true", "yes", "converted"],
