@@ -70,6 +70,8 @@ class Workspace:
     """Columns never used as features: the config's ``families.ignore`` plus contact details."""
     guessed_families: dict[str, str] = field(default_factory=dict)
     """The part of ``families`` assigned by the name heuristic (no family in the config lists them)."""
+    notes: list[str] = field(default_factory=list)
+    """What was assumed (ids numbered by row, no dates), for ``alignment validate`` and the model card."""
 
 
 # --- reading one table ------------------------------------------------------------------------
@@ -831,6 +833,7 @@ def conform_leads(
             hint=hint + ", or use a preset (--preset hubspot|salesforce)",
         )
     leads["outcome"] = _map_outcome(leads["outcome"], config, label, offset)
+    numbered = "lead_id" not in leads.columns
     leads["lead_id"] = _lead_ids(leads, label, offset)
     for column in contract.TIMESTAMP_COLUMNS:
         if column in leads.columns:
@@ -856,7 +859,9 @@ def conform_leads(
     ordered = [c for c in contract.LEAD_COLUMNS if c in leads.columns]
     leads = leads[ordered + [c for c in leads.columns if c not in ordered]]
     contract.validate_frame(leads, contract.leads_schema(), file=label, row_offset=offset)
-    return leads.reset_index(drop=True), warnings, excluded
+    leads = leads.reset_index(drop=True)
+    leads.attrs["lead_id_numbered"] = numbered
+    return leads, warnings, excluded
 
 
 # --- activities and truth ---------------------------------------------------------------------
@@ -1101,6 +1106,11 @@ def load_workspace(config: Config) -> Workspace:
         steps.close()
     activity_types = list(activities["activity_type"].cat.categories) if activities is not None else []
     families, guessed, ignored = _families(leads, config, activity_types, label, warnings)
+    notes = []
+    if leads.attrs.get("lead_id_numbered"):
+        notes.append("no lead_id column: leads are numbered by row (1 = first data row)")
+    if "created_at" not in leads.columns or leads["created_at"].isna().all():
+        notes.append("no created_at dates: there can be no time split (fitting will say so)")
     return Workspace(
         leads=leads,
         activities=activities,
@@ -1112,4 +1122,5 @@ def load_workspace(config: Config) -> Workspace:
         as_of=_as_of(config, leads, activities),
         ignored=ignored,
         guessed_families=guessed,
+        notes=notes,
     )
