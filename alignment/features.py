@@ -58,6 +58,9 @@ the hand-off (the owner, rejection reason, deal amount) or the score being compa
 
 STAGE_COLUMNS = ("mql_at", "sal_at", "sql_at")
 
+FITTING_EXCLUSIONS = ("stage_dates_out_of_order", "won_without_close_date")
+"""Keys of ``Workspace.excluded`` whose leads get a NaN label (the loader keeps them out of fitting)."""
+
 
 @dataclass
 class FeatureSet:
@@ -194,7 +197,9 @@ def make_labels(
     label[reached & won & within] = 1.0
     label[reached & won & has_close & ~within] = 0.0
     won_no_date = reached & won & ~has_close
-    label[won_no_date] = 1.0
+    # Without any close dates a win cannot be placed in time: taken as within the horizon. With close dates,
+    # a win that lacks one is left out (the loader reports it as won_without_close_date).
+    label[won_no_date] = 1.0 if closed_at is None else np.nan
     horizon_passed = (as_of_ns != _NAT) & (scored_ns + horizon_ns <= as_of_ns)
     label[reached & open_ & horizon_passed] = 0.0
     label[closed_before] = np.nan
@@ -209,7 +214,7 @@ def make_labels(
             notes.append(f"{count} leads left out of fitting: {reason}")
     if won_no_date.any():
         notes.append(f"{int(won_no_date.sum())} won leads have no closed_at: "
-                     "counted as won within the horizon")
+                     + ("counted as won within the horizon" if closed_at is None else "left out of fitting"))
     late = int((reached & won & has_close & ~within).sum())
     if late:
         notes.append(f"{late} leads won after the {horizon_days}-day horizon count as not won")
@@ -399,6 +404,14 @@ def build_features(
         label, label_notes = make_labels(leads["outcome"], leads.get("closed_at"), moments, as_of_ns,
                                          config.scoring.horizon_days, has_dates=has_dates)
         notes += label_notes
+        excluded = getattr(workspace, "excluded", None) or {}
+        for reason in FITTING_EXCLUSIONS:
+            ids = excluded.get(reason)
+            if ids is not None and len(ids):
+                hit = lead_index.isin(pd.Index(ids).astype(str)) & ~np.isnan(label)
+                label[hit] = np.nan
+                if hit.any():
+                    notes.append(f"{int(hit.sum())} leads left out of fitting: {reason.replace('_', ' ')}")
         scored_ns = moments
     else:
         label = np.full(len(leads), np.nan)
@@ -407,7 +420,7 @@ def build_features(
     columns: dict[str, pd.Series | np.ndarray] = {}
     family: dict[str, str] = {}
     derived: list[str] = []
-    ignored = set(config.families.ignore)
+    ignored = set(config.families.ignore) | set(getattr(workspace, "ignored", None) or ())
     config_family = config.families.family_of()
 
     for column, fam in getattr(workspace, "families", {}).items():
@@ -471,8 +484,8 @@ def build_features(
                                     column=feature,
                                     hint="rename the column, or list it under families.ignore")
                 columns[feature] = aggregated["decayed"][:, position]
-                family[feature] = (config_family.get(feature) or config_family.get(name)
-                                   or DEFAULT_ACTIVITY_FAMILY.get(name, "activity"))
+                default_family = DEFAULT_ACTIVITY_FAMILY.get(name, "activity")
+                family[feature] = config_family.get(feature) or _lookup(config_family, name, default_family)
                 activity_names.append(feature)
             columns["days_since_last_activity"] = aggregated["days_since_last"]
             columns[f"active_days_{ACTIVE_DAYS_WINDOW}d"] = aggregated["active_days"]
