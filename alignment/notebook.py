@@ -1,0 +1,159 @@
+"""Run a parameterized notebook with papermill and turn it into code-free HTML.
+
+Shared by the monthly report and anyone else who renders a notebook: execution always uses the registered
+``alignment`` kernel, a failing cell becomes one :class:`~alignment.exceptions.ReportError` line naming the
+cell and the error, and the HTML is one self-contained file (inputs hidden, images embedded, no script fetched
+from the network).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from alignment.exceptions import ReportError
+
+KERNEL = "alignment"
+MAX_HTML_BYTES = 5 * 1024 * 1024
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+"""The repository's notebooks (``notebooks/`` beside the package)."""
+
+# The lab template links require.js and MathJax from a CDN; the reports use neither, and a report must open
+# offline as one file, so external script tags are dropped.
+_EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.IGNORECASE)
+
+
+def notebook_path(name: str) -> Path:
+    """The path of a repository notebook, e.g. ``notebook_path("03_monthly_review.ipynb")``.
+
+    Raises
+    ------
+    ReportError
+        When the notebook is not there (e.g. an installed package without the repository).
+    """
+    path = NOTEBOOKS_DIR / name
+    if not path.is_file():
+        raise ReportError("notebook not found", file=str(path), hint="run from a checkout of the repository")
+    return path
+
+
+def execute(template: str | Path, output: str | Path, parameters: Mapping[str, Any], *,
+            cwd: str | Path | None = None, progress: bool = True, kernel: str = KERNEL,
+            start_timeout: int = 120) -> nbformat.NotebookNode:
+    """Execute ``template`` with ``parameters`` through papermill and save it to ``output``.
+
+    Parameters
+    ----------
+    template : str or Path
+        The parameterized notebook (a cell tagged ``parameters``).
+    output : str or Path
+        Where the executed notebook is written (also on failure, with the error in it).
+    parameters : Mapping
+        Injected after the ``parameters`` cell; values must be JSON-like (str, int, float, bool, None).
+    cwd : str or Path, optional
+        Working folder of the kernel.
+    progress : bool
+        Show papermill's per-cell progress bar.
+    kernel : str
+        Jupyter kernel name (the venv registers ``alignment``).
+    start_timeout : int
+        Seconds to wait for the kernel to start (the machine may be busy).
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        The executed notebook.
+
+    Raises
+    ------
+    ReportError
+        One line naming the notebook, the failing cell and the error.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    template = Path(template)
+    if not template.is_file():
+        raise ReportError("notebook not found", file=str(template))
+    try:
+        return papermill.execute_notebook(str(template), str(output), parameters=dict(parameters),
+                                          kernel_name=kernel, progress_bar=progress,
+                                          cwd=str(cwd) if cwd else None,
+                                          start_timeout=start_timeout)
+    except PapermillExecutionError as exc:
+        first_line = next((line.strip() for line in exc.source.splitlines()
+                           if line.strip() and not line.lstrip().startswith("#")), "")
+        evalue = " ".join(str(exc.evalue).split())
+        raise ReportError(f"cell {exc.cell_index} (`{first_line[:60]}`) failed: {exc.ename}: {evalue}",
+                          file=template.name) from None
+    except Exception as exc:  # kernel missing, dead kernel, timeout: papermill raises many kinds
+        if isinstance(exc, ReportError):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise ReportError(f"could not execute the notebook: {type(exc).__name__}: {message[:300]}",
+                          file=template.name,
+                          hint=f"is the '{kernel}' kernel registered? (make install)") from None
+
+
+def to_html(notebook: nbformat.NotebookNode | str | Path, html_path: str | Path, *, title: str | None = None,
+            max_bytes: int = MAX_HTML_BYTES) -> Path:
+    """Render an executed notebook as one self-contained, code-free HTML file (written atomically).
+
+    Parameters
+    ----------
+    notebook : NotebookNode or path
+        The executed notebook.
+    html_path : str or Path
+        The HTML file to write; written to a temporary file beside it, then renamed.
+    title : str, optional
+        The page title (default: the notebook's file name).
+    max_bytes : int
+        Refuse a page larger than this (embedded figures can grow without bound).
+
+    Returns
+    -------
+    Path
+        ``html_path``.
+    """
+    from nbconvert import HTMLExporter
+
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be > 0, got {max_bytes}")
+    if not isinstance(notebook, nbformat.NotebookNode):
+        notebook = nbformat.read(str(notebook), as_version=4)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            embed_images=True, exclude_anchor_links=True)
+    resources = {"metadata": {"name": title or Path(html_path).stem}}
+    body, _ = exporter.from_notebook_node(notebook, resources=resources)
+    body = _EXTERNAL_SCRIPT.sub("", body)
+    data = body.encode("utf-8")
+    if len(data) > max_bytes:
+        raise ReportError(f"the rendered page is {len(data) / 1e6:.1f} MB, above the "
+                          f"{max_bytes / 1e6:.1f} MB limit", file=str(html_path),
+                          hint="show fewer or smaller figures")
+    write_atomic(html_path, data)
+    return Path(html_path)
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        # mkstemp creates 0600; give the file the permissions a plain open() would (reports are shared).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,458 @@
+"""The monthly review: load what a month needs, render it with papermill, keep an index of every month.
+
+``alignment report`` calls :func:`run_report`. Each month is rendered into a temporary folder beside its
+target (``<reports>/.YYYY-MM.<random>.rendering/``) and swapped into ``<reports>/YYYY-MM/`` only when the
+executed notebook, the code-free HTML and ``metrics.json`` are all complete, so a failing or killed run never
+leaves a half-written month and never destroys the previous render of that month. ``index.html`` is rebuilt
+(atomically) from every month's ``metrics.json`` after each run.
+
+The notebook (``notebooks/03_monthly_review.ipynb``) calls :func:`review_month`, which loads the workspace
+once, scores only the months the review needs (the month and its trend window) and computes the numbers with
+:mod:`alignment.review`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from alignment import review
+from alignment.exceptions import AlignmentError, ReportError
+
+TEMPLATE = "03_monthly_review.ipynb"
+FILES = ("review.html", "review.ipynb", "metrics.json")
+TREND_MONTHS = 6
+PII_HINTS = ("name", "email", "e_mail", "mail", "phone", "mobile", "address", "contact")
+"""Attribute names that suggest personal data: never shown in a report."""
+
+
+# --- what a month needs -----------------------------------------------------------------------
+
+
+@dataclass
+class MonthReview:
+    """Everything the review notebook shows for one month.
+
+    Attributes
+    ----------
+    month : str
+        ``YYYY-MM``.
+    metrics : dict
+        The JSON-ready numbers (``metrics.json``).
+    cohort : DataFrame or None
+        The month's scored leads without identifiers: ``score, probability, grade, campaign, source`` and
+        the outcome (for figures only).
+    baseline_scores : Series or None
+        The model's validation-window scores (the drift baseline).
+    """
+
+    month: str
+    metrics: dict
+    cohort: pd.DataFrame | None = None
+    baseline_scores: pd.Series | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def default_month(as_of: pd.Timestamp) -> str:
+    """The last full month before ``as_of`` (the export date)."""
+    return str(pd.Timestamp(as_of).to_period("M") - 1)
+
+
+def months_with_data(leads: pd.DataFrame) -> list[str]:
+    """Every month in which a lead was created or handed over, oldest first."""
+    stamps = [leads[c] for c in ("created_at", "mql_at") if c in leads.columns]
+    if not stamps:
+        return []
+    months = pd.concat(stamps).dropna().dt.to_period("M").unique()
+    return sorted(str(m) for m in months)
+
+
+def leads_in_month(leads: pd.DataFrame, month: str) -> int:
+    """How many leads were created or handed over in ``month``."""
+    period = review.month_period(month)
+    hit = pd.Series(False, index=leads.index)
+    for column in ("created_at", "mql_at"):
+        if column in leads.columns:
+            hit |= leads[column].dt.to_period("M") == period
+    return int(hit.sum())
+
+
+def _score_window(workspace: Any, model: Any, config: Any, first: pd.Period, last: pd.Period) -> pd.DataFrame:
+    """Score only the leads whose scoring moment falls between ``first`` and ``last`` (inclusive)."""
+    leads = workspace.leads
+    at = review.scoring_moment(leads, config.scoring.moment, config.scoring.days_after_created)
+    wanted = (at >= first.start_time) & (at < (last + 1).start_time)
+    subset = leads[wanted]
+    if subset.empty:
+        return pd.DataFrame(columns=["lead_id", "score", "probability", "grade"])
+    activities = workspace.activities
+    if activities is not None:
+        activities = activities[activities["lead_id"].isin(subset["lead_id"])]
+    return model.score(subset, activities)
+
+
+def review_month(config_path: str | Path | None, month: str | None = None,
+                 model_dir: str | Path | None = None, agreement_version: str | int | None = None,
+                 trend_months: int = TREND_MONTHS) -> MonthReview:
+    """Load the workspace, the scale and the agreement in force, and compute one month's review.
+
+    Parameters
+    ----------
+    config_path : str or Path, optional
+        The workspace config (default: ``./alignment.toml``).
+    month : str, optional
+        ``YYYY-MM``; default the last full month before the export date.
+    model_dir : str or Path, optional
+        The model folder (default: the config's ``paths.model``).
+    agreement_version : str or int, optional
+        An agreement version; default the one in force (the latest). None in force is allowed.
+    trend_months : int
+        Months before ``month`` shown in the trend.
+
+    Returns
+    -------
+    MonthReview
+    """
+    from alignment.agreement import load_agreement
+    from alignment.config import find_config
+    from alignment.loader import load_workspace
+    from alignment.model import load_model
+
+    if trend_months < 0:
+        raise ValueError(f"trend_months must be >= 0, got {trend_months}")
+    config = find_config(config_path)
+    workspace = load_workspace(config)
+    month = str(review.month_period(month)) if month else default_month(workspace.as_of)
+    if not leads_in_month(workspace.leads, month):
+        raise ReportError(f"no leads in {month}: nothing to review", file=str(config.path),
+                          hint=_coverage_hint(workspace.leads))
+    model = load_model(Path(model_dir) if model_dir else config.model_dir)
+    agreement = load_agreement(config.agreements_dir, agreement_version)
+    period = review.month_period(month)
+    scores = _score_window(workspace, model, config, period - trend_months, period)
+    baseline = model.validation["score"] if model.validation is not None else None
+    metrics = review.monthly_metrics(
+        workspace.leads, period, as_of=workspace.as_of, scores=scores, baseline_scores=baseline,
+        agreement=agreement, service_levels=config.service_levels.model_dump(),
+        horizon_days=config.scoring.horizon_days, moment=config.scoring.moment,
+        days_after_created=config.scoring.days_after_created, trend_months=trend_months,
+        model_version=model.version)
+    cohort = review.scored_cohort(workspace.leads, scores, period, moment=config.scoring.moment,
+                                  days_after_created=config.scoring.days_after_created)
+    shown = [c for c in ("score", "probability", "grade", "campaign", "source", "outcome") if c in cohort]
+    return MonthReview(month=month, metrics=metrics, cohort=cohort[shown].reset_index(drop=True),
+                       baseline_scores=baseline)
+
+
+def _coverage_hint(leads: pd.DataFrame) -> str:
+    months = months_with_data(leads)
+    return f"the data covers {months[0]} to {months[-1]}" if months else "the data has no dated leads"
+
+
+def save_metrics(metrics: dict, path: str | Path) -> Path:
+    """Write ``metrics.json`` deterministically (sorted keys, fixed indentation), atomically."""
+    from alignment.notebook import write_atomic
+
+    text = json.dumps(review.to_plain(metrics), sort_keys=True, indent=2, allow_nan=False) + "\n"
+    write_atomic(path, text)
+    return Path(path)
+
+
+# --- what the notebook shows ------------------------------------------------------------------
+
+
+def headline(metrics: dict) -> str:
+    """The verdict and its reasons in plain words, as Markdown for the top of the report."""
+    word = {"keep": "Keep the scale and the agreement as they are",
+            "watch": "Watch: something is moving, look again next month",
+            "recalibrate": "Recalibrate: the scale or the thresholds no longer fit"}[metrics["verdict"]]
+    agreement = metrics["agreement"]
+    if agreement["in_force"]:
+        held = f"Held against agreement v{agreement['version']} (made on model {agreement['model_version']})."
+    else:
+        held = ("**No agreement is in force**: the service levels below are the workspace defaults, "
+                "not judged.")
+    reasons = "\n".join(f"- {reason}" for reason in metrics["reasons"])
+    return f"## Verdict for {metrics['month']}: {word}\n\n{reasons}\n\n{held}"
+
+
+def table(rows: list[dict] | pd.DataFrame, columns: dict[str, str], percent: tuple[str, ...] = (),
+          decimals: int = 1):
+    """A table for a sales director: chosen columns, plain headings, percentages as ``42%``.
+
+    Parameters
+    ----------
+    rows : list of dict or DataFrame
+        The section of the metrics.
+    columns : dict
+        Column -> heading, in display order.
+    percent : tuple of str
+        Columns holding shares (0-1) shown as percentages.
+    decimals : int
+        Decimals of the other floats.
+    """
+    frame = pd.DataFrame(rows)
+    frame = frame[[c for c in columns if c in frame.columns]].rename(columns=columns)
+    formats = {columns[c]: "{:.0%}" for c in percent if c in columns}
+    styler = frame.style.hide(axis="index").format(formats, na_rep="–")
+    other = [h for c, h in columns.items() if c not in percent and h in frame
+             and pd.api.types.is_float_dtype(frame[h])]
+    return styler.format({h: f"{{:.{decimals}f}}" for h in other}, na_rep="–")
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def render_month(config: Any, month: str, *, model_dir: str | Path | None = None,
+                 agreement_version: str | int | None = None, progress: bool = True,
+                 template: str | Path | None = None) -> Path:
+    """Render one month into ``<reports>/YYYY-MM/`` through a temporary sibling folder.
+
+    The previous render of the month stays in place until the new one is complete.
+
+    Returns
+    -------
+    Path
+        The month's folder.
+    """
+    from alignment.notebook import execute, notebook_path, to_html
+
+    reports = config.reports_dir
+    reports.mkdir(parents=True, exist_ok=True)
+    _recover(reports, month)
+    target = reports / month
+    work = Path(tempfile.mkdtemp(prefix=f".{month}.", suffix=".rendering", dir=reports))
+    try:
+        parameters = {"month": month, "config_path": str(config.path), "trend_months": TREND_MONTHS,
+                      "model_dir": str(model_dir) if model_dir else None,
+                      "agreement_version": None if agreement_version is None else str(agreement_version),
+                      "metrics_path": str(work / "metrics.json")}
+        executed = execute(template or notebook_path(TEMPLATE), work / "review.ipynb", parameters,
+                           cwd=work, progress=progress)
+        if not (work / "metrics.json").is_file():
+            raise ReportError("the notebook finished without writing metrics.json",
+                              file=str(template or TEMPLATE))
+        to_html(executed, work / "review.html", title=f"Monthly lead review {month}")
+        _swap_into_place(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return target
+
+
+def _swap_into_place(work: Path, target: Path) -> None:
+    """Replace ``target`` by ``work``; the old render is renamed aside first and deleted last."""
+    previous = target.with_name(f".{target.name}.previous")
+    if previous.exists():
+        shutil.rmtree(previous)
+    if target.exists():
+        os.replace(target, previous)
+    os.replace(work, target)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _recover(reports: Path, month: str) -> None:
+    """Undo what a run killed mid-swap left: restore the previous render, drop stale temporary folders."""
+    target, previous = reports / month, reports / f".{month}.previous"
+    if previous.exists() and not target.exists():
+        os.replace(previous, target)
+    for stale in reports.glob(f".{month}.*.rendering"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def rendered_months(reports: Path) -> list[str]:
+    """Months with a complete render under ``reports`` (a folder ``YYYY-MM`` holding ``metrics.json``)."""
+    found = []
+    for path in reports.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]"):
+        if (path / "metrics.json").is_file():
+            found.append(path.name)
+    return sorted(found)
+
+
+# --- the index --------------------------------------------------------------------------------
+
+
+INDEX_SERIES = {
+    "mqls": ("MQLs handed over", False),
+    "acceptance_rate": ("Accepted by sales (SAL ÷ MQL)", True),
+    "rejection_rate": ("Rejected by sales (of decided)", True),
+    "share_touched_in_time": ("Touched within the agreed hours", True),
+    "median_hours_to_touch": ("Median hours to first touch", False),
+    "psi": ("Score drift (PSI)", False),
+}
+
+
+def _trend_png(frame: pd.DataFrame) -> str:
+    """Small-multiple trend lines of the key numbers, as a base64 PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    columns = [c for c in INDEX_SERIES if c in frame and frame[c].notna().any()]
+    fig, axes = plt.subplots(2, 3, figsize=(12, 5.5), sharex=True)
+    for ax, column in zip(axes.flat, columns, strict=False):
+        sns.lineplot(x=frame["month"], y=frame[column].astype(float), marker="o", ax=ax)
+        ax.set_title(INDEX_SERIES[column][0], fontsize=10)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        if INDEX_SERIES[column][1]:
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        if column == "psi":
+            ax.axhline(review.PSI_WATCH, color="orange", lw=1, ls="--")
+            ax.axhline(review.PSI_RECALIBRATE, color="red", lw=1, ls="--")
+    for ax in axes.flat[len(columns):]:
+        ax.set_visible(False)
+    for ax in axes.flat:
+        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def build_index(reports: str | Path) -> Path:
+    """Rebuild ``<reports>/index.html``: every rendered month, its verdict and trend lines (atomically).
+
+    Returns
+    -------
+    Path
+        The index file.
+    """
+    from alignment.notebook import write_atomic
+
+    reports = Path(reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for month in rendered_months(reports):
+        metrics = json.loads((reports / month / "metrics.json").read_text(encoding="utf-8"))
+        own = next((r for r in metrics.get("trend", []) if r["month"] == month), {})
+        rows.append({**own, "month": month, "verdict": metrics.get("verdict"),
+                     "reasons": metrics.get("reasons", []),
+                     "agreement": (metrics.get("agreement") or {}).get("version")})
+    body = ["<h1>Monthly lead reviews</h1>"]
+    if not rows:
+        body.append("<p>No month has been rendered yet: run <code>alignment report</code>.</p>")
+    else:
+        frame = pd.DataFrame(rows)
+        body.append(f'<img alt="trend of the key numbers" src="data:image/png;base64,{_trend_png(frame)}">')
+        body.append("<table><thead><tr><th>Month</th><th>Verdict</th><th>MQLs</th><th>Accepted</th>"
+                    "<th>Median hours to touch</th><th>PSI</th><th>Agreement</th><th>Why</th></tr>"
+                    "</thead><tbody>")
+        for row in reversed(rows):
+            body.append(
+                f'<tr><td><a href="{row["month"]}/review.html">{row["month"]}</a></td>'
+                f'<td class="{row["verdict"]}">{html.escape(str(row["verdict"]))}</td>'
+                f"<td>{_cell(row.get('mqls'), '{:.0f}')}</td>"
+                f"<td>{_cell(row.get('acceptance_rate'), '{:.0%}')}</td>"
+                f"<td>{_cell(row.get('median_hours_to_touch'), '{:.1f}')}</td>"
+                f"<td>{_cell(row.get('psi'), '{:.2f}')}</td>"
+                f"<td>{'v' + str(row['agreement']) if row['agreement'] else 'none in force'}</td>"
+                f"<td>{html.escape(row['reasons'][0] if row['reasons'] else '')}</td></tr>")
+        body.append("</tbody></table>")
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Monthly lead reviews</title>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
+        "td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;font-size:14px}"
+        ".keep{color:#1a7f37}.watch{color:#b35900}.recalibrate{color:#c00;font-weight:bold}"
+        "img{max-width:100%}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    path = reports / "index.html"
+    write_atomic(path, page)
+    return path
+
+
+def _cell(value: Any, fmt: str) -> str:
+    return "–" if value is None or (isinstance(value, float) and pd.isna(value)) else fmt.format(value)
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def run_report(config_path: str | Path | None, month: str | None = None, all_missing: bool = False,
+               skip_existing: bool = False, *, model_dir: str | Path | None = None,
+               agreement_version: str | int | None = None, progress: bool = True,
+               template: str | Path | None = None) -> bool:
+    """Render the monthly review(s) and rebuild the index (the ``alignment report`` command).
+
+    Parameters
+    ----------
+    config_path : str or Path, optional
+        The workspace config (default: ``./alignment.toml``).
+    month : str, optional
+        ``YYYY-MM``; default the last full month before the export date.
+    all_missing : bool
+        Render every month with data that has no render yet (``month`` is then ignored).
+    skip_existing : bool
+        Leave a month that already has a complete render as it is.
+    model_dir, agreement_version : optional
+        Override the model folder and the agreement version.
+    progress : bool
+        Show progress (months and notebook cells).
+    template : str or Path, optional
+        Another review notebook (tests use it to provoke failures).
+
+    Returns
+    -------
+    bool
+        True when every requested month was rendered (or skipped as already rendered).
+
+    Raises
+    ------
+    AlignmentError
+        Bad config or data, a month with no leads, or the first month that failed (with the cell).
+    """
+    import click
+    from tqdm.auto import tqdm
+
+    from alignment.config import find_config
+    from alignment.loader import load_workspace
+
+    config = find_config(config_path)
+    if month is not None and all_missing:
+        raise ReportError("give either --month or --all-missing, not both")
+    workspace = load_workspace(config)
+    reports = config.reports_dir
+    done = set(rendered_months(reports)) if reports.is_dir() else set()
+    if all_missing:
+        months = [m for m in months_with_data(workspace.leads)
+                  if m not in done and review.month_period(m) <= workspace.as_of.to_period("M")]
+        if not months:
+            click.echo("every month with data is already rendered", err=True)
+    else:
+        months = [str(review.month_period(month)) if month else default_month(workspace.as_of)]
+        if not leads_in_month(workspace.leads, months[0]):
+            raise ReportError(f"no leads in {months[0]}: nothing to review, nothing rendered",
+                              file=str(config.path), hint=_coverage_hint(workspace.leads))
+        if skip_existing and months[0] in done:
+            click.echo(f"{months[0]}: already rendered, left as it is ({reports / months[0]})", err=True)
+            months = []
+    del workspace  # the notebook loads its own copy in the kernel
+    failures: list[str] = []
+    bar = tqdm(months, desc="monthly reviews", unit="month", disable=not progress or len(months) < 2)
+    for current in bar:
+        bar.set_postfix_str(current)
+        try:
+            target = render_month(config, current, model_dir=model_dir, agreement_version=agreement_version,
+                                  progress=progress and len(months) == 1, template=template)
+        except AlignmentError as exc:
+            if not all_missing:
+                raise
+            failures.append(current)
+            click.echo(f"error: {current}: {exc.one_line()}", err=True)
+            continue
+        click.echo(f"{current}: {target / 'review.html'}", err=True)
+    index = build_index(reports)
+    click.echo(f"index: {index}", err=True)
+    return not failures
