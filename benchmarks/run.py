@@ -674,6 +674,58 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def profile_command(name: str, command: Sequence[str], out_dir: Path, *, top: int = 30) -> Path:
+    """Run ``command`` (a ``python -m ...`` line) under cProfile; write the hottest functions as text.
+
+    Profiling slows the run down, so it is separate from the timed run and its wall time is not reported.
+
+    Parameters
+    ----------
+    name : str
+        Names the ``.prof`` and ``.txt`` files.
+    command : sequence of str
+        Starts with this interpreter and ``-m``; cProfile is inserted before ``-m``.
+    out_dir : Path
+        Where the files go.
+    top : int
+        Number of functions listed by cumulative and by own time.
+
+    Returns
+    -------
+    Path
+        The text summary.
+    """
+    import io
+    import pstats
+
+    if len(command) < 3 or command[1] != "-m":
+        raise ValueError(f"profile_command needs a 'python -m module ...' command, got {list(command)[:3]}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prof = out_dir / f"profile-{name}.prof"
+    measure = measure_command([command[0], "-m", "cProfile", "-o", str(prof), *command[1:]],
+                              out_dir / f"profile-{name}.log")
+    if measure.returncode != 0:
+        raise RuntimeError(f"profiled {name} exited {measure.returncode}: {measure.last_line()}")
+    buffer = io.StringIO()
+    stats = pstats.Stats(str(prof), stream=buffer).strip_dirs()
+    buffer.write(f"# profile of {name}: {' '.join(command[1:])}\n")
+    buffer.write(f"# (cProfile, main process only; {measure.seconds:.1f} s under the profiler)\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    text = out_dir / f"profile-{name}.txt"
+    text.write_text(buffer.getvalue())
+    return text
+
+
+def profile_fit(config_path: Path, out_dir: Path) -> Path:
+    """Profile ``alignment fit`` on the benchmark's history (into a model folder of its own)."""
+    model_dir = config_path.parent / "profile-model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    command = alignment_command("fit", "--config", str(config_path), "--out", str(model_dir))
+    return profile_command("fit", command, out_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -685,6 +737,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default by mode)")
     parser.add_argument("--only", action="append", choices=SECTIONS, default=None,
                         help="run only this section (repeatable; what it needs runs too)")
+    parser.add_argument("--profile-fit", action="store_true",
+                        help="afterwards, profile `alignment fit` with cProfile (results/profile-fit-*.txt)")
     return parser
 
 
@@ -702,6 +756,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(format_table(results))
     print(f"\nwritten: {out}")
+    if args.profile_fit:
+        config_path = args.cache / f"demo-{n_leads}-seed{args.seed}" / "bench.toml"
+        if not config_path.is_file():
+            print(f"cannot profile the fit: no benchmark history at {config_path.parent}", file=sys.stderr)
+            return 1
+        summary = profile_fit(config_path, out.parent / f"profile-{size_label(n_leads)}")
+        print(f"profile of the fit: {summary}")
     return 1 if results["errors"] else 0
 
 

@@ -223,3 +223,17 @@ def test_optbinning_comparison_refuses_a_one_class_holdout():
 def test_categorical_columns_are_the_non_numeric_ones():
     X = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", None], "c": [True, False], "d": [1, 2]})
     assert bench_optbinning.categorical_columns(X) == ["b", "c"]
+
+
+def test_profile_command_writes_the_hottest_functions(tmp_path):
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps({"a": list(range(1000))}))
+    summary = run.profile_command("json", [sys.executable, "-m", "json.tool", str(data)], tmp_path / "prof")
+    text = summary.read_text()
+    assert text.startswith("# profile of json") and "cumulative" in text
+    assert (tmp_path / "prof" / "profile-json.prof").is_file()
+
+
+def test_profile_command_refuses_a_command_without_a_module(tmp_path):
+    with pytest.raises(ValueError, match="python -m module"):
+        run.profile_command("x", [sys.executable, "script.py"], tmp_path)
