@@ -13,8 +13,9 @@ A column is **leaky** (left out, with its reason) when
    folds of a 5-fold split, so an id-like column cannot score itself; missing is a level of its own).
 
 ``scoring.force_include`` keeps a leaky column, with a loud warning. Constant columns (one value, missing
-included) and duplicates (the same partition of the leads as an earlier column: equal, or a one-to-one
-relabelling) are dropped with a note. See ``docs/features.md``.
+included) and duplicates (the same partition of the leads as an earlier column: equal values, a one-to-one
+relabelling of a column with repeated levels, or a monotone transform of a number) are dropped with a note.
+See ``docs/features.md``.
 """
 
 from __future__ import annotations
@@ -114,8 +115,7 @@ def single_column_auc(values: pd.Series, y: np.ndarray, seed: int = 0) -> float:
         The best AUC over the fair encodings of the module docstring, folded so that it is ≥ 0.5.
     """
     best = 0.5
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric:
+    if _is_number(values):
         number = values.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(number)
         if missing.all():
@@ -158,6 +158,24 @@ def _check_inputs(X: pd.DataFrame, label: pd.Series, family: dict, config: Confi
         unknown = set(outcome.dropna().astype(str).unique()) - {"won", "lost", "open"}
         if unknown:
             raise ValueError(f"outcome must be won / lost / open, found {sorted(unknown)[:3]}")
+
+
+def _is_number(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _same_information(first: pd.Series, second: pd.Series, n_levels: int) -> bool:
+    """Whether two columns that split the leads the same way are the same attribute.
+
+    Two id-like columns (nearly one level per lead) always split the leads alike, so for them only equal
+    values, or numbers that are a monotone transform of each other, count as duplicates.
+    """
+    if n_levels <= len(first) // 2 or first.equals(second):
+        return True
+    if not all(_is_number(column) for column in (first, second)):
+        return False
+    ranks = [pd.factorize(c, sort=True, use_na_sentinel=False)[0] for c in (first, second)]
+    return bool(np.array_equal(*ranks) or np.array_equal(ranks[0], ranks[1].max() - ranks[1]))
 
 
 def _fill_rule(filled: np.ndarray, groups: list[tuple[str, np.ndarray, str, np.ndarray]]) -> str | None:
@@ -239,8 +257,8 @@ def screen_columns(
             result.dropped.append({"column": column, "reason": f"constant (every lead: {only})"})
             continue
         key = hash(codes.tobytes())
-        twin = next((name for name, other in partitions.get(key, [])
-                     if np.array_equal(other, codes)), None)
+        twin = next((name for name, other in partitions.get(key, []) if np.array_equal(other, codes)
+                     and _same_information(X[name], values, len(uniques))), None)
         if twin is not None:
             result.dropped.append({"column": column, "reason": f"duplicate of '{twin}' (same values, or a "
                                                                "one-to-one relabelling of them)"})
