@@ -427,7 +427,7 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
     done = set(rendered_months(reports)) if reports.is_dir() else set()
     if all_missing:
         months = [m for m in months_with_data(workspace.leads)
-                  if m not in done and review.month_period(m) <= workspace.as_of.to_period("M")]
+                  if m not in done and m <= default_month(workspace.as_of)]
         if not months:
             click.echo("every month with data is already rendered", err=True)
     else:

@@ -209,6 +209,19 @@ def group_column(leads: pd.DataFrame) -> str | None:
     return next((c for c in GROUP_COLUMNS if c in leads.columns and leads[c].notna().any()), None)
 
 
+def pseudonymous_owners(leads: pd.DataFrame) -> pd.Series:
+    """Reps as ``Rep 01``, ``Rep 02``... numbered in the order of their names over the whole history.
+
+    Used to break speed-to-lead down when the export has no team column: the report must not show names,
+    and numbering over the whole history keeps a rep's number the same from month to month.
+    """
+    owners = _column(leads, "owner").astype("string")
+    names = sorted(owners.dropna().unique())
+    width = len(str(len(names)))
+    codes = {name: f"Rep {i + 1:0{width}d}" for i, name in enumerate(names)}
+    return owners.map(codes).astype("string")
+
+
 def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: float,
                   by: str | None = None) -> dict:
     """Hours from hand-off (``mql_at``) to the first sales touch for the MQLs of ``month``.
@@ -240,7 +253,7 @@ def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: 
 
     result = {"follow_up_hours": follow_up_hours, "group_by": by, **summary(mqls), "groups": []}
     if by is not None:
-        groups = mqls[by].astype("string").fillna("(no team)")
+        groups = mqls[by].astype("string").fillna(f"(no {by})")
         by_group = sorted(mqls.groupby(groups, sort=False), key=lambda kv: str(kv[0]))
         result["groups"] = [{"group": str(name), **summary(frame)} for name, frame in by_group]
     return result
@@ -340,19 +353,42 @@ def score_drift(month_scores: pd.Series, baseline_scores: pd.Series, bins: int =
             "baseline_leads": len(baseline_scores)}
 
 
+def _less_often(hits: int, n: int, other_hits: int, other_n: int) -> float | None:
+    """One-sided Fisher exact p-value that ``hits / n`` is below ``other_hits / other_n``."""
+    if not n or not other_n:
+        return None
+    table = [[hits, n - hits], [other_hits, other_n - other_hits]]
+    return float(fisher_exact(table, alternative="less").pvalue)
+
+
+def _clearly_below(rate: float | None, other: float | None, p_value: float | None) -> bool:
+    return (rate is not None and other is not None and p_value is not None and p_value < CAMPAIGN_P_VALUE
+            and rate <= other - CAMPAIGN_ACCEPTANCE_GAP)
+
+
 def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "campaign",
-                    scores: pd.DataFrame | None = None, min_mqls: int = CAMPAIGN_MIN_MQLS) -> list[dict]:
+                    scores: pd.DataFrame | None = None, min_mqls: int = CAMPAIGN_MIN_MQLS,
+                    history_months: int = 6) -> list[dict]:
     """Volume, acceptance, win rate and mean score per campaign (or source) for the MQLs of ``month``.
 
     A channel is flagged ``poor`` when sales accepts its MQLs far less often than the rest of the month's
     MQLs: Fisher's exact test p < 0.01 and an acceptance rate at least 15 points below the others, with at
-    least ``min_mqls`` MQLs. ``win_rate`` is won / closed so far (a recent month is immature: see the
-    band section).
+    least ``min_mqls`` MQLs. It is ``new`` when it handed over no MQL in the ``history_months`` before, and
+    ``worse`` when its acceptance fell clearly below its own history (same test). Only a poor channel that is
+    new or worse is news for the verdict: a channel that was always poor is shown, not re-alarmed every month.
+    ``win_rate`` is won / closed so far (a recent month is immature: see the band section).
     """
     if by not in leads.columns:
         raise DataError(f"no column '{by}' in the leads", column=by)
     if min_mqls < 1:
         raise ValueError(f"min_mqls must be >= 1, got {min_mqls}")
+    if history_months < 1:
+        raise ValueError(f"history_months must be >= 1, got {history_months}")
+    period = month_period(month)
+    mql_at = _column(leads, "mql_at")
+    before = leads[(mql_at >= (period - history_months).start_time) & (mql_at < period.start_time)]
+    past_names = before[by].astype("string").fillna(f"(no {by})")
+    past_accepted = _column(before, "sal_at").notna()
     mqls = mqls_of_month(leads, month)
     if scores is not None and "score" in scores.columns:
         mqls = mqls.merge(scores[["lead_id", "score"]], on="lead_id", how="left", validate="one_to_one")
@@ -366,14 +402,15 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
         n, n_acc = int(own.sum()), int(accepted[own].sum())
         rest_n, rest_acc = len(mqls) - n, int(accepted[~own].sum())
         rate, rest_rate = _rate(n_acc, n), _rate(rest_acc, rest_n)
-        p_value = None
-        if rest_n:
-            p_value = float(fisher_exact([[n_acc, n - n_acc], [rest_acc, rest_n - rest_acc]],
-                                         alternative="less").pvalue)
-        poor = bool(n >= min_mqls and p_value is not None and p_value < CAMPAIGN_P_VALUE
-                    and rest_rate is not None and rate <= rest_rate - CAMPAIGN_ACCEPTANCE_GAP)
+        p_value = _less_often(n_acc, n, rest_acc, rest_n)
+        poor = n >= min_mqls and _clearly_below(rate, rest_rate, p_value)
+        mine = (past_names == name).to_numpy()
+        past_n, past_acc = int(mine.sum()), int(past_accepted[mine].sum())
+        past_rate = _rate(past_acc, past_n)
+        worse = n >= min_mqls and _clearly_below(rate, past_rate, _less_often(n_acc, n, past_acc, past_n))
         rows.append({by: str(name), "mqls": n, "accepted": n_acc, "acceptance_rate": rate,
-                     "others_acceptance_rate": rest_rate, "p_value": p_value,
+                     "others_acceptance_rate": rest_rate, "p_value": p_value, "new": past_n == 0,
+                     "history_mqls": past_n, "history_acceptance_rate": past_rate, "worse": worse,
                      "won": int(won[own].sum()), "closed": int(closed[own].sum()),
                      "win_rate": _rate(int(won[own].sum()), int(closed[own].sum())),
                      "mean_score": float(mqls.loc[own, "score"].mean()) if "score" in mqls and n else None,
@@ -455,9 +492,10 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
             add("watch", text)
     for channel in ("campaign", "source"):
         for row in metrics.get(f"{channel}_quality") or []:
-            if row["poor"]:
+            if row["poor"] and (row.get("new") or row.get("worse")):
+                news = "new " if row.get("new") else ""
                 add("watch", f"Sales accepted only {row['acceptance_rate']:.0%} of the {row['mqls']} MQLs "
-                             f"from {channel} '{row[channel]}' "
+                             f"from {news}{channel} '{row[channel]}' "
                              f"(others: {row['others_acceptance_rate']:.0%}).")
     if metrics.get("agreement", {}).get("in_force"):
         volume = metrics.get("mql_volume") or {}
@@ -479,6 +517,16 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
 
 
 # --- the whole month --------------------------------------------------------------------------
+
+
+def _speed_by_group(leads: pd.DataFrame, period: pd.Period, follow_up: float) -> dict:
+    """Speed-to-lead by team when the export has a team column, else by pseudonymous rep."""
+    by = group_column(leads)
+    if by is None and "owner" in leads.columns and leads["owner"].notna().any():
+        mqls = mqls_of_month(leads, period)
+        mqls = mqls.assign(rep=pseudonymous_owners(leads).loc[mqls.index])
+        return speed_to_lead(mqls, period, follow_up, by="rep")
+    return speed_to_lead(leads, period, follow_up, by=by)
 
 
 def _agreement_fields(agreement: Any) -> dict:
@@ -589,7 +637,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         "mql_volume": mql_volume(leads, period, int(levels["mql_per_month"]) if in_force and
                                  levels.get("mql_per_month") is not None else None),
         "acceptance": acceptance(leads, period, levels.get("accept_within_days")),
-        "speed_to_lead": speed_to_lead(leads, period, follow_up, by=group_column(leads)),
+        "speed_to_lead": _speed_by_group(leads, period, follow_up),
         "campaign_quality": channel_quality(leads, period, "campaign", cohort) if "campaign" in leads else [],
         "source_quality": channel_quality(leads, period, "source", cohort) if "source" in leads else [],
         "hygiene": crm_hygiene(leads, period),

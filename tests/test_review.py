@@ -144,9 +144,39 @@ def test_a_campaign_sales_rejects_is_flagged_poor_and_named_in_the_verdict():
     assert rows["Spring Blast"]["acceptance_rate"] == pytest.approx(0.25)
     assert rows["Spring Blast"]["others_acceptance_rate"] == pytest.approx(0.75)
     assert rows["Spring Blast"]["poor"] and not rows["Webinar"]["poor"]
+    assert rows["Spring Blast"]["new"] and rows["Spring Blast"]["history_mqls"] == 0
     result = review.verdict({"campaign_quality": list(rows.values()), "acceptance": {"rejection_rate": 0.1}})
     assert result["verdict"] == "watch"
-    assert any("Spring Blast" in reason for reason in result["reasons"])
+    assert any("new campaign 'Spring Blast'" in reason for reason in result["reasons"])
+    with pytest.raises(ValueError, match="history_months"):
+        review.channel_quality(leads, "2025-03", "campaign", history_months=0)
+
+
+def test_a_campaign_that_was_always_poor_is_shown_but_not_news():
+    history = _mqls("List", 40, 10, start="2025-02-01") + _mqls("Webinar", 60, 45, start="2025-02-01")
+    history = [{**row, "lead_id": "old-" + row["lead_id"]} for row in history]
+    leads = canonical(history + _mqls("List", 40, 10) + _mqls("Webinar", 60, 45))
+    rows = {r["campaign"]: r for r in review.channel_quality(leads, "2025-03", "campaign")}
+    assert rows["List"]["poor"] and not rows["List"]["new"] and not rows["List"]["worse"]
+    assert rows["List"]["history_acceptance_rate"] == pytest.approx(0.25)
+    assert review.verdict({"campaign_quality": list(rows.values())})["verdict"] == "keep"
+    # the same campaign collapsing against its own past is news again
+    collapsed = canonical(history + _mqls("List", 40, 0) + _mqls("Webinar", 60, 45))
+    rows = {r["campaign"]: r for r in review.channel_quality(collapsed, "2025-03", "campaign")}
+    assert rows["List"]["worse"] and rows["List"]["history_acceptance_rate"] == pytest.approx(0.25)
+    assert review.verdict({"campaign_quality": list(rows.values())})["verdict"] == "watch"
+
+
+def test_speed_by_rep_uses_pseudonyms_not_names(march):
+    result = review.monthly_metrics(march.drop(columns="team"), "2025-03", as_of=pd.Timestamp("2025-04-15"),
+                                    service_levels={"follow_up_hours": 6}, trend_months=0)
+    speed = result["speed_to_lead"]
+    assert speed["group_by"] == "rep"
+    # reps in name order over the whole history: Ann = Rep 1, Bob = Rep 2, Cy = Rep 3
+    groups = {g["group"]: g for g in speed["groups"]}
+    assert set(groups) == {"Rep 1", "Rep 2", "Rep 3", "(no rep)"}
+    assert groups["Rep 1"]["mqls"] == 2 and groups["Rep 1"]["median_hours"] == pytest.approx(6)
+    assert "Ann" not in json.dumps(result)
 
 
 def _scored(as_of_days_after: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
