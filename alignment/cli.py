@@ -74,14 +74,17 @@ def validate(config_path: Path | None, path: Path | None, preset: str | None) ->
               help="Leads file format (default: csv up to 100k leads, parquet above).")
 @click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the written config sends monthly reports (default: OUT/reports).")
+@click.option("--end", default="2026-10-31", show_default=True,
+              help="Export date YYYY-MM-DD (the history ends that day): a seed gives the same files any day.")
 @user_errors
 def demo_data(n_leads: int, months: int, seed: int, out: Path, file_format: str | None,
-              reports_dir: Path | None) -> None:
+              reports_dir: Path | None, end: str) -> None:
     """Generate a realistic, seeded B2B CRM history and a ready config."""
     from alignment import demo
 
     demo.write_demo(out, n_leads=n_leads, months=months, seed=seed, file_format=file_format,
-                    reports_dir=reports_dir)
+                    reports_dir=reports_dir, end=end)
+    click.echo(demo.demo_summary(out))
 
 
 # --- the scale (issue: fit) ------------------------------------------------------------------
