@@ -25,6 +25,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from benchmarks import require_attribute, require_module
+
 
 @dataclass
 class TrainingSplit:
@@ -40,8 +42,6 @@ class TrainingSplit:
 
 def load_training_split(config_path: str | Path) -> TrainingSplit:
     """The training matrix, hold-out and unfitted scale that ``alignment fit`` uses, from the model module."""
-    from benchmarks.run import require_attribute, require_module
-
     model = require_module("alignment.model")
     split = require_attribute(model, "training_split")(config_path)
     return TrainingSplit(X_train=split.X_train, y_train=np.asarray(split.y_train, dtype=int),

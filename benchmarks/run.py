@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import hashlib
 import importlib
 import importlib.util
@@ -40,6 +39,8 @@ from typing import Any
 import psutil
 import tomli_w
 
+from benchmarks import SectionUnavailable, require_attribute, require_module
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = ROOT / "benchmarks" / "cache"
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -52,10 +53,6 @@ SECTIONS = ("machine", "demo_data", "fit", "features", "optbinning", "thresholds
 
 PACKAGES = ("alignment", "pandas", "numpy", "scikit-learn", "scipy", "pyarrow", "pandera", "papermill",
             "nbconvert", "voila", "ipywidgets", "playwright", "optbinning", "psutil")
-
-
-class SectionUnavailable(Exception):
-    """A section cannot run yet because what it measures is not written (or its input is missing)."""
 
 
 @dataclass
@@ -245,20 +242,6 @@ class BenchContext:
         return self.config_path
 
 
-def require_module(name: str) -> Any:
-    """Import ``name``; a module not written yet makes the section unavailable (other errors raise)."""
-    if importlib.util.find_spec(name) is None:
-        raise SectionUnavailable(f"{name.replace('.', '/')}.py is not written yet")
-    return importlib.import_module(name)
-
-
-def require_attribute(module: Any, name: str) -> Any:
-    value = getattr(module, name, None)
-    if value is None:
-        raise SectionUnavailable(f"{module.__name__} has no {name}() yet")
-    return value
-
-
 def file_digest(*paths: Path) -> str:
     """A short digest of some source files (so a cache made by older code is not reused)."""
     digest = hashlib.sha256()
@@ -432,26 +415,32 @@ def card_metrics(card_path: Path) -> dict[str, float]:
 
 
 def section_features(ctx: BenchContext) -> dict[str, Any]:
-    """The activity aggregation alone: the features engineer's benchmark function, else ``build_features``."""
+    """Point-in-time features (the activity aggregation) alone, on the benchmark's history.
+
+    The workspace is read by the real loader first (timed on its own); ``build_features`` is then measured
+    with the features engineer's ``benchmarks.bench_features.measure`` (wall, CPU and extra peak memory).
+    """
     config_path = ctx.require_config()
-    if importlib.util.find_spec("benchmarks.bench_features") is not None:
-        bench_features = importlib.import_module("benchmarks.bench_features")
-        run = getattr(bench_features, "bench_features", None) or getattr(bench_features, "run", None)
-        if run is not None:
-            measured = run(config_path)
-            return {f"features_{ctx.label}_seconds": round(float(measured["seconds"]), 2)}
     features = require_module("alignment.features")
     loader = require_module("alignment.loader")
     from alignment.config import load_config
 
     config = load_config(config_path)
-    workspace = loader.load_workspace(config)
     start = time.perf_counter()
-    features.build_features(workspace, config)
-    seconds = time.perf_counter() - start
-    del workspace
-    gc.collect()
-    return {f"features_{ctx.label}_seconds": round(seconds, 2)}
+    workspace = loader.load_workspace(config)
+    load_seconds = time.perf_counter() - start
+    results = {f"load_workspace_{ctx.label}_seconds": round(load_seconds, 2)}
+    if importlib.util.find_spec("benchmarks.bench_features") is not None:
+        measure = importlib.import_module("benchmarks.bench_features").measure
+        _, cost = measure(lambda: features.build_features(workspace, config))
+        results.update({f"features_{ctx.label}_seconds": float(cost["seconds"]),
+                        f"features_{ctx.label}_cpu_seconds": float(cost["cpu_seconds"]),
+                        f"features_{ctx.label}_extra_peak_mib": float(cost["extra_peak_mib"])})
+    else:
+        start = time.perf_counter()
+        features.build_features(workspace, config)
+        results[f"features_{ctx.label}_seconds"] = round(time.perf_counter() - start, 2)
+    return results  # the workspace is freed here, before the next section
 
 
 def section_optbinning(ctx: BenchContext) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,9 +51,13 @@ def is_number(value) -> bool:
 def tiny_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench")
     out = folder / "quick.json"
-    code = run.main(["--leads", str(TINY_LEADS), "--threshold-updates", "5", "--cache", str(folder / "cache"),
-                     "--out", str(out)])
-    return code, json.loads(out.read_text()), folder
+    # As `make bench-quick` runs it: `python -m benchmarks.run` in its own process.
+    process = subprocess.run([sys.executable, "-m", "benchmarks.run", "--leads", str(TINY_LEADS),
+                              "--threshold-updates", "5", "--cache", str(folder / "cache"),
+                              "--out", str(out)],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert out.is_file(), process.stdout[-2000:] + process.stderr[-2000:]
+    return process.returncode, json.loads(out.read_text()), folder
 
 
 @pytest.mark.slow
