@@ -20,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from warnings import catch_warnings, simplefilter
 
 import numpy as np
 import pandas as pd
@@ -43,13 +44,13 @@ MAX_CATEGORIES_CHECKED = 500
 
 # Name patterns for attributes no family lists (first match wins; the rest are demographics).
 FAMILY_HEURISTIC = (
+    ("interest", r"product|pricing|price|topic|interest|solution|use_case|plan|module|feature"),
+    ("engagement", r"open|click|webinar|event|repl|respon|unsubscri|bounce|newsletter|engag|email_"),
     (
         "activity",
         r"visit|page_?view|session|login|download|form|submission|demo_request|last_activ|recency"
         r"|days_since|trial|signup|sign_up|free_",
     ),
-    ("engagement", r"open|click|webinar|event|repl|respon|unsubscri|bounce|newsletter|engag|email_"),
-    ("interest", r"product|pricing|price|topic|interest|content|solution|use_case|plan|module|feature"),
     ("funnel", r"stage|status|lifecycle|funnel|mql|sql|sal|score|rating|grade|touch|source|channel|medium"),
 )
 
@@ -161,6 +162,25 @@ def _parser_error(exc: Exception, label: str) -> DataError:
     )
 
 
+def _check_extra_fields(text: str, separator: str, label: str) -> None:
+    """Refuse data lines with one more, non-empty field than the header (pandas would drop it silently)."""
+    lines = text.splitlines()[:200]
+    if len(lines) > 1 and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]
+    rows = list(csv.reader(lines, delimiter=separator))
+    if not rows:
+        return
+    width = len(rows[0])
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) == width + 1 and row[-1].strip():
+            raise DataError(
+                f"this line has {width + 1} fields where the header has {width}",
+                file=label,
+                row=number,
+                hint="quote values that contain the separator, or pass the separator",
+            )
+
+
 def _read_text(
     path: Path, label: str, separator: str | None, encoding: str | None, columns: list[str] | None
 ) -> pd.DataFrame:
@@ -183,17 +203,21 @@ def _read_text(
     except LookupError:
         raise DataError(f"unknown encoding '{encoding}'", file=label, hint="use utf-8 or latin-1") from None
     separator = separator or sniff_separator(text)
+    _check_extra_fields(text, separator, label)
     try:
-        frame = pd.read_csv(
-            path,
-            sep=separator,
-            encoding=encoding,
-            dtype=str,
-            keep_default_na=False,
-            index_col=False,
-            usecols=columns,
-            skip_blank_lines=True,
-        )
+        with catch_warnings():
+            # A trailing separator on every data line is expected; real extra fields were refused above.
+            simplefilter("ignore", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path,
+                sep=separator,
+                encoding=encoding,
+                dtype=str,
+                keep_default_na=False,
+                index_col=False,
+                usecols=columns,
+                skip_blank_lines=True,
+            )
     except pd.errors.EmptyDataError:
         raise DataError(
             "the file is empty", file=label, hint="export it again with a header row and data rows"
@@ -254,7 +278,8 @@ def _read_excel(path: Path, label: str, sheet: str | int | None) -> pd.DataFrame
             file=label,
             hint="sheets are numbered from 0",
         )
-    frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, engine="openpyxl")
+    # dtype=object keeps text cells as written ("01234" stays text); _clean infers numbers after.
+    frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, engine="openpyxl", dtype=object)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.drop(
         columns=[c for c in frame.columns if re.fullmatch(r"Unnamed: \d+", c) and frame[c].isna().all()]
@@ -307,8 +332,9 @@ def _read_sql(
                         else f"tables: {', '.join(names) or 'none'}",
                     )
                 frame = pd.read_sql_table(name, connection, schema=schema or None, columns=columns)
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
         raise DataError(
             f"the database refused: {reason}",
             file=label,
@@ -336,13 +362,16 @@ def _clean(frame: pd.DataFrame, missing_values: list[str]) -> pd.DataFrame:
             is_text = series.map(lambda value: isinstance(value, str)).astype(bool)
             text = series.where(is_text).astype("str").str.strip()
             series = series.mask(is_text, text).mask(is_text & text.str.lower().isin(placeholders))
-            if series.map(lambda value: isinstance(value, str) or pd.isna(value)).all():
+            kinds = set(series.dropna().map(type))
+            if kinds <= {str}:
                 series = series.astype("str")
+            elif kinds <= {int, float, np.int64, np.float64}:
+                series = pd.to_numeric(series)
         else:
             series = series.str.strip()
             series = series.mask(series.str.lower().isin(placeholders))
         present = series.dropna()
-        if len(present) and series.dtype != object:
+        if len(present) and pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
             numbers = pd.to_numeric(series, errors="coerce")
             # Leading zeros mark ids and postcodes: they stay text.
             if numbers.notna().sum() == len(present) and not present.str.match(r"^[+-]?0\d").any():
@@ -547,7 +576,7 @@ def _outcome_lookup(config: Config) -> dict[str, str]:
             if lookup.get(key, category) != category:
                 raise ConfigError(
                     f"outcome value '{value}' is listed as both {lookup[key]} and {category}",
-                    file=str(config.path) if config.path else None,
+                    file=_label(str(config.path)) if config.path else None,
                     hint="keep it in one of the [outcome] lists",
                 )
             lookup[key] = category
@@ -721,19 +750,20 @@ def _unify_spellings(
             n_rows = int(series.isin(list(canonical)).sum())
             merged = "; ".join(f"'{a}' → '{b}'" for a, b in list(canonical.items())[:4])
             warnings.append(
-                f"{label}, column '{column}': {n_rows:,} values differing only in case or spaces "
+                f"{label}, column '{column}': {n_rows:,} value(s) differing only in case or spaces "
                 f"were merged into the commonest spelling ({merged})"
             )
             series = series.replace(canonical)
             counts = series.value_counts()
         values = list(counts.index)
+        digits = {v: re.sub(r"\D", "", v) for v in values}  # "Webinar 2024-03" is no variant of "... 2024-04"
         for value in values:
             bigger = [
                 v
                 for v in values
                 if counts[v] * RARE_VARIANT_SHARE >= counts[value]
                 and v != value
-                and re.sub(r"\D", "", v) == re.sub(r"\D", "", value)
+                and digits[v] == digits[value]
             ]
             close = difflib.get_close_matches(
                 value.lower(), [v.lower() for v in bigger], n=1, cutoff=VARIANT_SIMILARITY
@@ -743,9 +773,9 @@ def _unify_spellings(
             target = next(v for v in bigger if v.lower() == close[0])
             rows = leads.index[series == value]
             warnings.append(
-                f"{label}, column '{column}': '{value}' ({len(rows):,} rows, e.g. rows "
+                f"{label}, column '{column}': '{value}' ({len(rows):,} row(s), e.g. rows "
                 f"{_rows(rows, offset)}) looks like a misspelling of '{target}' ({counts[target]:,} "
-                "rows) — set to missing there; correct it in the CRM or list it under [mapping]"
+                "rows) — counted as missing there; correct the spelling in the CRM"
             )
             series = series.mask(series == value)
             flagged.append(rows)
@@ -1042,7 +1072,7 @@ def _as_of(config: Config, leads: pd.DataFrame, activities: pd.DataFrame | None)
         except ValueError:
             raise ConfigError(
                 f"scoring.as_of '{config.scoring.as_of}' is not a date",
-                file=str(config.path) if config.path else None,
+                file=_label(str(config.path)) if config.path else None,
                 hint="use YYYY-MM-DD",
             ) from None
     latest = [leads[c].max() for c in contract.TIMESTAMP_COLUMNS if c in leads.columns]
