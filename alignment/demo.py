@@ -31,9 +31,11 @@ junior contacts); the months before have a stable mix.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -244,7 +246,7 @@ LEGACY_ACTIVITY_POINTS = {
 
 # Funnel targets (shares of all simulated leads / of the previous stage).
 MQL_SHARE = 0.84
-SAL_PER_MQL = 0.55
+SAL_PER_MQL = 0.52
 WON_PER_SQL = 0.25
 REJECTED_PER_MQL = 0.13
 """Explicit rejections; the other MQLs sales does not accept are recycled to nurture without a decision."""
@@ -580,11 +582,13 @@ def _check_parameters(n_leads, months, seed, file_format, end) -> _Period:
     if file_format not in (None, "csv", "parquet"):
         raise ConfigError(f"file_format must be 'csv' or 'parquet', got {file_format!r}")
     try:
-        end_day = pd.Timestamp(str(end))
+        iso = isinstance(end, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", end)
+        end_day = dt.date.fromisoformat(end) if iso else None
     except ValueError:
         end_day = None
-    if end_day is None or end_day is pd.NaT or end_day.tz is not None or end_day != end_day.normalize():
+    if end_day is None:
         raise ConfigError(f"end must be a date YYYY-MM-DD, got {end!r}", hint="e.g. --end 2026-10-31")
+    end_day = pd.Timestamp(end_day)
     first_month = end_day.to_period("M") - (months - 1)
     start = int(first_month.start_time.value // 10**9)
     export = int((end_day + pd.Timedelta(days=1)).value // 10**9) - 1
@@ -600,7 +604,7 @@ def _created_times(rng: np.random.Generator, n: int, period: _Period) -> np.ndar
         period.first_month.start_time, pd.Timestamp(period.export, unit="s").normalize(), freq="D"
     )
     month_index = (days.to_period("M") - period.first_month).map(lambda offset: offset.n).to_numpy()
-    weekday = np.where(days.dayofweek.to_numpy() < 5, 1.0, 0.25)
+    weekday = np.where(days.day_of_week.to_numpy() < 5, 1.0, 0.25)
     season = 1.0 + 0.08 * np.sin(2 * np.pi * (days.month.to_numpy() - 3) / 12)
     month_weight = np.bincount(month_index, weights=weekday)
     weight = weekday / month_weight[month_index] * season  # each calendar month has the same base volume
