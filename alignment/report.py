@@ -64,8 +64,11 @@ class MonthReview:
 
 
 def default_month(as_of: pd.Timestamp) -> str:
-    """The last full month before ``as_of`` (the export date)."""
-    return str(pd.Timestamp(as_of).to_period("M") - 1)
+    """The last full month of the data: the last month that ended by ``as_of`` (the export moment).
+
+    An export stamped at the month's last second (``2026-10-31 23:59:59``) covers October in full.
+    """
+    return str((pd.Timestamp(as_of) + pd.Timedelta(seconds=1)).to_period("M") - 1)
 
 
 def months_with_data(leads: pd.DataFrame) -> list[str]:
@@ -141,12 +144,14 @@ def review_month(config_path: str | Path | None, month: str | None = None,
     period = review.month_period(month)
     scores = _score_window(workspace, model, config, period - trend_months, period)
     baseline = model.validation["score"] if model.validation is not None else None
+    windows = (model.card.get("split") or {}).get("windows") or {}
+    fitted = [pd.Timestamp(w["to"]) for name, w in windows.items() if name != "validation" and w.get("to")]
     metrics = review.monthly_metrics(
         workspace.leads, period, as_of=workspace.as_of, scores=scores, baseline_scores=baseline,
         agreement=agreement, service_levels=config.service_levels.model_dump(),
         horizon_days=config.scoring.horizon_days, moment=config.scoring.moment,
         days_after_created=config.scoring.days_after_created, trend_months=trend_months,
-        model_version=model.version)
+        model_version=model.version, fitted_until=max(fitted) if fitted else None)
     cohort = review.scored_cohort(workspace.leads, scores, period, moment=config.scoring.moment,
                                   days_after_created=config.scoring.days_after_created)
     shown = [c for c in ("score", "probability", "grade", "campaign", "source", "outcome") if c in cohort]

@@ -16,12 +16,14 @@ Which leads belong to a month
 
 Verdict rules (documented in ``docs/monthly-review.md``)
 --------------------------------------------------------
-*recalibrate* when any of: score drift PSI >= 0.25; sales rejects more than 35 % of the decided MQLs; a mature
-cohort wins clearly less or more than the scale promised (|z| >= 3 and a relative gap >= 25 %).
-*watch* when any of: PSI >= 0.1; rejection rate above 25 %; a campaign whose MQLs sales accepts far less often
-than the rest (Fisher exact p < 0.01 and at least 15 points below); a mature calibration gap with |z| >= 2;
-and, only when an agreement is in force, MQL volume below 80 % of the commitment or fewer than 80 % of MQLs
-touched within the agreed hours. Otherwise *keep*.
+*recalibrate* when any of: score drift PSI >= 0.25 (beyond sampling noise, see :func:`score_drift`); sales
+rejects more than 35 % of the decided MQLs; a mature cohort wins clearly fewer or more deals than the scale
+promised (|z| >= 3 and a relative gap >= 25 %; never a cohort the scale was fitted or calibrated on).
+*watch* when any of: PSI >= 0.1 (beyond sampling noise); rejection rate above 25 %; a new (first MQL within
+3 months) or worsened campaign or source whose MQLs sales accepts far less often than the rest (Fisher exact
+p < 0.01 and at least 15 points below); a mature calibration gap with |z| >= 2; and, only when an agreement is
+in force, MQL volume below 80 % of the commitment or fewer than 80 % of MQLs touched within the agreed hours.
+Otherwise *keep*.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import fisher_exact
+from scipy.stats import chi2, fisher_exact
 
 from alignment.exceptions import DataError
 
@@ -48,6 +50,10 @@ SPEED_WATCH_SHARE = 0.8
 CAMPAIGN_P_VALUE = 0.01
 CAMPAIGN_ACCEPTANCE_GAP = 0.15
 CAMPAIGN_MIN_MQLS = 10
+NEW_CHANNEL_MONTHS = 3
+"""A campaign or source whose first MQL falls within this many months (the month included) is new."""
+DRIFT_P_VALUE = 0.01
+"""PSI counts as drift only beyond sampling noise: see :func:`score_drift`."""
 DEFAULT_BAND_EDGES = (0, 20, 40, 60, 80, 101)
 GROUP_COLUMNS = ("owner_group", "team", "sales_team", "region")
 """Columns tried, in order, to group speed-to-lead by team (never by rep: rep names are personal data)."""
@@ -340,17 +346,36 @@ def conversion_by_band(cohort: pd.DataFrame, *, as_of: pd.Timestamp, horizon_day
 
 
 def score_drift(month_scores: pd.Series, baseline_scores: pd.Series, bins: int = 10) -> dict:
-    """Population stability (PSI) of the month's scores against the model's validation-window scores."""
+    """Population stability (PSI) of the month's scores against the model's validation-window scores.
+
+    With a few hundred leads a month, PSI is noisy: two samples of the *same* distribution give on average
+    about ``(bins - 1) * (1/n + 1/m)`` (0.06 for 200 leads against 700), and often more than 0.1. So a PSI
+    above the customary cut-offs counts as drift only when it is also beyond sampling noise:
+    ``PSI * n*m/(n+m)`` is approximately chi-square with ``bins - 1`` degrees of freedom under no change,
+    and its p-value (``noise_p_value``) must be below :data:`DRIFT_P_VALUE`.
+
+    Returns
+    -------
+    dict
+        ``psi``, ``status`` (stable / shifting / drifted), ``noise_p_value``, ``noise_level`` (the PSI
+        expected from sampling alone), the means and sizes of both samples.
+    """
     from alignment.metrics import psi
 
+    if bins < 2:
+        raise ValueError(f"bins must be >= 2, got {bins}")
     month_scores, baseline_scores = month_scores.dropna(), baseline_scores.dropna()
     if not len(month_scores) or not len(baseline_scores):
         return {"psi": None, "status": "no scores", "month_mean": None, "baseline_mean": None}
+    n, m = len(month_scores), len(baseline_scores)
     value = float(psi(baseline_scores.to_numpy(float), month_scores.to_numpy(float), bins=bins))
-    status = "stable" if value < PSI_WATCH else ("shifting" if value < PSI_RECALIBRATE else "drifted")
-    return {"psi": value, "status": status, "month_mean": float(month_scores.mean()),
-            "baseline_mean": float(baseline_scores.mean()), "month_leads": len(month_scores),
-            "baseline_leads": len(baseline_scores)}
+    p_value = float(chi2.sf(value * n * m / (n + m), df=bins - 1))
+    status = "stable"
+    if p_value < DRIFT_P_VALUE and value >= PSI_WATCH:
+        status = "shifting" if value < PSI_RECALIBRATE else "drifted"
+    return {"psi": value, "status": status, "noise_p_value": p_value,
+            "noise_level": (bins - 1) * (1 / n + 1 / m), "month_mean": float(month_scores.mean()),
+            "baseline_mean": float(baseline_scores.mean()), "month_leads": n, "baseline_leads": m}
 
 
 def _less_often(hits: int, n: int, other_hits: int, other_n: int) -> float | None:
@@ -388,6 +413,9 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
     mql_at = _column(leads, "mql_at")
     before = leads[(mql_at >= (period - history_months).start_time) & (mql_at < period.start_time)]
     past_names = before[by].astype("string").fillna(f"(no {by})")
+    all_names = leads[by].astype("string").fillna(f"(no {by})")
+    first_mql = mql_at.groupby(all_names).min()
+    new_since = (period - (NEW_CHANNEL_MONTHS - 1)).start_time
     past_accepted = _column(before, "sal_at").notna()
     mqls = mqls_of_month(leads, month)
     if scores is not None and "score" in scores.columns:
@@ -409,7 +437,8 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
         past_rate = _rate(past_acc, past_n)
         worse = n >= min_mqls and _clearly_below(rate, past_rate, _less_often(n_acc, n, past_acc, past_n))
         rows.append({by: str(name), "mqls": n, "accepted": n_acc, "acceptance_rate": rate,
-                     "others_acceptance_rate": rest_rate, "p_value": p_value, "new": past_n == 0,
+                     "others_acceptance_rate": rest_rate, "p_value": p_value,
+                     "new": bool(first_mql.get(name, pd.NaT) >= new_since),
                      "history_mqls": past_n, "history_acceptance_rate": past_rate, "worse": worse,
                      "won": int(won[own].sum()), "closed": int(closed[own].sum()),
                      "win_rate": _rate(int(won[own].sum()), int(closed[own].sum())),
@@ -462,27 +491,27 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
         reasons.append((level, text))
 
     drift = metrics.get("drift") or {}
-    if drift.get("psi") is not None:
-        if drift["psi"] >= PSI_RECALIBRATE:
+    if drift.get("psi") is not None and drift.get("status") in ("shifting", "drifted"):
+        if drift["status"] == "drifted":
             add("recalibrate", f"Scores have drifted from the validation window (PSI {drift['psi']:.2f} >= "
                                f"{PSI_RECALIBRATE}): the leads coming in are not the ones the scale was "
                                "fitted on.")
-        elif drift["psi"] >= PSI_WATCH:
+        else:
             add("watch", f"Scores are shifting from the validation window (PSI {drift['psi']:.2f} >= "
                          f"{PSI_WATCH}).")
     acc = metrics.get("acceptance") or {}
     rejection = acc.get("rejection_rate")
     if rejection is not None:
         if rejection > REJECTION_RECALIBRATE:
-            add("recalibrate", f"Sales rejected {rejection:.0%} of the MQLs it decided on (above "
+            add("recalibrate", f"Sales rejected {rejection:.1%} of the MQLs it decided on (above "
                                f"{REJECTION_RECALIBRATE:.0%}): the MQL threshold no longer matches what "
                                "sales calls a good lead.")
         elif rejection > REJECTION_WATCH:
-            add("watch", f"Sales rejected {rejection:.0%} of the MQLs it decided on (above "
+            add("watch", f"Sales rejected {rejection:.1%} of the MQLs it decided on (above "
                          f"{REJECTION_WATCH:.0%}).")
     calibration = metrics.get("calibration") or {}
     z, gap = calibration.get("z"), calibration.get("relative_gap")
-    if calibration.get("mature") and z is not None and gap is not None:
+    if calibration.get("mature") and not calibration.get("in_sample") and z is not None and gap is not None:
         direction = "fewer" if gap < 0 else "more"
         text = (f"The {calibration.get('cohort', 'mature')} cohort won {calibration['observed_wins']} deals "
                 f"where the scale expected {calibration['expected_wins']:.0f} ({abs(gap):.0%} {direction}).")
@@ -569,7 +598,8 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                     scores: pd.DataFrame | None = None, baseline_scores: pd.Series | None = None,
                     agreement: Any = None, service_levels: Mapping[str, float] | None = None,
                     horizon_days: int = 180, moment: str = "mql", days_after_created: int = 0,
-                    trend_months: int = 6, model_version: str | None = None) -> dict:
+                    trend_months: int = 6, model_version: str | None = None,
+                    fitted_until: pd.Timestamp | None = None) -> dict:
     """Every number of the monthly review, as the plain dict written to ``metrics.json``.
 
     Parameters
@@ -595,6 +625,9 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         How many months before ``month`` the trend covers.
     model_version : str, optional
         The version of the scale that produced ``scores``.
+    fitted_until : Timestamp, optional
+        The last scoring moment the scale was trained or calibrated on. A cohort scored before it is
+        in-sample: its calibration is shown but never judged (it is not a validation).
 
     Returns
     -------
@@ -649,6 +682,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                                          edges=edges)
         calibration["cohort"] = str(period)
         calibration["band_edges"] = [float(e) for e in edges]
+        calibration["in_sample"] = _in_sample(period, fitted_until)
         metrics["calibration"] = calibration
         if baseline_scores is not None:
             metrics["drift"] = score_drift(cohort["score"], baseline_scores)
@@ -659,14 +693,19 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         trend.append(month_numbers(leads, m, scores=cohort_scores(m), baseline_scores=baseline_scores,
                                    follow_up_hours=follow_up))
     metrics["trend"] = trend
-    metrics["mature_cohorts"] = _mature_cohorts(leads, scores, period, trend_months,
+    metrics["mature_cohorts"] = _mature_cohorts(leads, scores, period, trend_months, fitted_until,
                                                 as_of=pd.Timestamp(as_of), horizon_days=horizon_days,
                                                 moment=moment, days_after_created=days_after_created,
                                                 edges=edges)
     return to_plain(metrics)
 
 
-def _mature_cohorts(leads: pd.DataFrame, scores: pd.DataFrame | None, period: pd.Period, trend_months: int, *,
+def _in_sample(period: pd.Period, fitted_until: pd.Timestamp | None) -> bool:
+    return fitted_until is not None and period.start_time <= pd.Timestamp(fitted_until)
+
+
+def _mature_cohorts(leads: pd.DataFrame, scores: pd.DataFrame | None, period: pd.Period, trend_months: int,
+                    fitted_until: pd.Timestamp | None, *,
                     as_of: pd.Timestamp, horizon_days: int, moment: str, days_after_created: int,
                     edges: Sequence[float]) -> list[dict]:
     """Calibration of the cohorts in the trend window that are old enough to have closed."""
@@ -677,7 +716,8 @@ def _mature_cohorts(leads: pd.DataFrame, scores: pd.DataFrame | None, period: pd
         m = period - offset
         cohort = scored_cohort(leads, scores, m, moment=moment, days_after_created=days_after_created)
         result = conversion_by_band(cohort, as_of=as_of, horizon_days=horizon_days, edges=edges)
-        rows.append({"month": str(m), "mature": result["mature"], "leads": result["leads"],
+        rows.append({"month": str(m), "mature": result["mature"], "in_sample": _in_sample(m, fitted_until),
+                     "leads": result["leads"],
                      "expected_wins": result["expected_wins"], "observed_wins": result["observed_wins"],
                      "relative_gap": result["relative_gap"], "z": result["z"]})
     return rows

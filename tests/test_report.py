@@ -66,6 +66,7 @@ def test_default_month_is_the_last_full_month():
 
     assert report.default_month(pd.Timestamp("2025-07-14 10:00")) == "2025-06"
     assert report.default_month(pd.Timestamp("2025-01-01")) == "2024-12"
+    assert report.default_month(pd.Timestamp("2026-10-31 23:59:59")) == "2026-10"
 
 
 def test_index_lists_every_rendered_month_with_trend(tmp_path):
