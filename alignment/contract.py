@@ -149,7 +149,7 @@ def validate_frame(
     Returns
     -------
     DataFrame
-        ``frame`` unchanged.
+        ``frame`` as validated (same values and types).
     """
     try:
         return schema.validate(frame, lazy=True)
