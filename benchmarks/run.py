@@ -726,6 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default by mode)")
     parser.add_argument("--only", action="append", choices=SECTIONS, default=None,
                         help="run only this section (repeatable; what it needs runs too)")
+    parser.add_argument("--show", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="only print the table of an earlier results file")
     parser.add_argument("--profile-fit", action="store_true",
                         help="afterwards, profile `alignment fit` with cProfile (results/profile-fit-*.txt)")
     return parser
@@ -733,6 +735,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.show:
+        print(format_table(json.loads(args.show.read_text())))
+        return 0
     n_leads = args.leads or (QUICK_LEADS if args.quick else FULL_LEADS)
     out = args.out or RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
     try:
