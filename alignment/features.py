@@ -238,15 +238,18 @@ def _lead_codes(lead_ids: pd.Series, lead_index: pd.Index) -> np.ndarray:
     return np.append(positions, -1).astype(np.int32)[codes]
 
 
-def _type_codes(activity_types: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer code per event and the slug of each code; spelling variants of one type share a code."""
+def _type_codes(activity_types: pd.Series, extra: Sequence[str] = ()) -> tuple[np.ndarray, list[str]]:
+    """Integer code per event and the slug of each code; spelling variants of one type share a code.
+
+    ``extra`` types get a code (and so a column) even without any event."""
     if isinstance(activity_types.dtype, pd.CategoricalDtype):
         raw_codes, raw_names = activity_types.cat.codes.to_numpy(), list(activity_types.cat.categories)
     else:
         raw_codes, uniques = pd.factorize(activity_types, sort=False)
         raw_names = list(uniques)
     slugs = [activity_slug(name) for name in raw_names]
-    names = list(dict.fromkeys(slugs))
+    # Sorted: the column order does not depend on the order the types were first seen.
+    names = sorted(set(slugs) | {activity_slug(name) for name in extra})
     raw_to_code = np.array([names.index(s) for s in slugs] + [-1], dtype=np.int16)
     return raw_to_code[raw_codes], names
 
@@ -461,10 +464,7 @@ def build_features(
             notes.append("activity features left out: without a scoring moment they cannot be computed "
                          "point in time")
         else:
-            type_code, type_names = _type_codes(activities["activity_type"])
-            for wanted in activity_types or ():
-                if activity_slug(wanted) not in type_names:
-                    type_names.append(activity_slug(wanted))
+            type_code, type_names = _type_codes(activities["activity_type"], activity_types or ())
             half_life = np.array([_lookup(config.scoring.half_life_days, name,
                                           config.scoring.default_half_life_days) for name in type_names])
             lead_code = _lead_codes(activities["lead_id"], lead_index)

@@ -346,3 +346,80 @@ def test_bad_parameters():
                        make_config())
     with pytest.raises(DataError, match="timestamps"):
         build_features(make_workspace(leads.assign(mql_at=["x", "y"])), make_config())
+
+
+# --- on the demo history, through the real loader ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(demo_config):
+    from alignment.config import load_config
+    from alignment.loader import load_workspace
+
+    config = load_config(demo_config)
+    workspace = load_workspace(config)
+    return config, workspace, build_features(workspace, config)
+
+
+def test_demo_features_represent_the_planted_truth(demo):
+    """The truth's logit is linear in log1p(decayed count) per activity type plus category effects: if the
+    features are taken at the right moment with the right half-lives, least squares recovers each effect."""
+    config, workspace, features = demo
+    effects = workspace.truth_effects
+    truth = workspace.truth.set_index("lead_id")["true_probability"].reindex(features.X.index)
+    columns = [activity_feature_name(t) for t in effects["activity"]]
+    parts = [np.log1p(features.X[columns])]
+    for column in effects["categorical"]:
+        parts.append(pd.get_dummies(features.X[column], prefix=column, drop_first=True, dtype=float))
+    design = pd.concat(parts, axis=1)
+    design.insert(0, "intercept", 1.0)
+    logit = np.log(truth / (1 - truth)).to_numpy()
+    coef, *_ = np.linalg.lstsq(design.to_numpy(), logit, rcond=None)
+    recovered = pd.Series(coef, index=design.columns)
+    for activity_type, effect in effects["activity"].items():
+        feature = activity_feature_name(activity_type)
+        assert recovered[feature] == pytest.approx(effect, abs=0.05), activity_type
+    assert np.corrcoef(design.to_numpy() @ coef, logit)[0, 1] > 0.99
+
+
+def test_demo_families_labels_and_moments(demo):
+    config, workspace, features = demo
+    listed = config.families.family_of()
+    for activity_type in workspace.truth_effects["activity"]:
+        assert features.family[activity_feature_name(activity_type)] == listed[activity_type]
+    for column in ("industry", "company_size", "campaign"):
+        assert features.family[column] == listed[column]
+    assert not {"first_name", "email", "owner", "amount", "legacy_score"} & set(features.X.columns)
+    leads = workspace.leads.set_index("lead_id")
+    created = leads["created_at"].reindex(features.X.index)
+    delay = pd.Timedelta(days=config.scoring.days_after_created)
+    pd.testing.assert_series_equal(features.scored_at, created + delay, check_names=False)
+    # Recompute the label independently from the exported outcome and dates.
+    outcome = leads["outcome"].reindex(features.X.index).astype(str)
+    closed = leads["closed_at"].reindex(features.X.index)
+    horizon = pd.Timedelta(days=config.scoring.horizon_days)
+    reached = features.scored_at <= workspace.as_of
+    expected = pd.Series(np.nan, index=features.X.index)
+    expected[reached & (outcome == "lost")] = 0.0
+    won_in_time = (closed - features.scored_at <= horizon).astype(float)
+    expected[reached & (outcome == "won")] = won_in_time[reached & (outcome == "won")]
+    expected[reached & (outcome == "open") & (features.scored_at + horizon <= workspace.as_of)] = 0.0
+    pd.testing.assert_series_equal(features.label, expected.astype(float), check_names=False)
+    assert features.label.isna().sum() > 0 and features.label.eq(1).sum() > 100
+
+
+def test_demo_events_after_the_moment_change_nothing(demo):
+    config, workspace, features = demo
+    import dataclasses
+
+    activities = workspace.activities
+    moment = features.scored_at.reindex(activities["lead_id"]).to_numpy()
+    before = activities[activities["occurred_at"].to_numpy() <= moment]
+    assert len(before) < len(activities)  # the demo does have events after the moment
+    rng = np.random.default_rng(0)
+    after = activities[activities["occurred_at"].to_numpy() > moment].copy()
+    after["occurred_at"] += pd.to_timedelta(rng.integers(0, 30 * 86_400, len(after)), unit="s")
+    for changed in (before, pd.concat([before, after], ignore_index=True)):
+        changed = changed.assign(activity_type=changed["activity_type"].astype(str).astype("category"))
+        rebuilt = build_features(dataclasses.replace(workspace, activities=changed), config)
+        pd.testing.assert_frame_equal(rebuilt.X, features.X)
