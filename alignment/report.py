@@ -175,6 +175,9 @@ def save_metrics(metrics: dict, path: str | Path) -> Path:
 
 # --- what the notebook shows ------------------------------------------------------------------
 
+STAGE_NAMES = {"inquiry": "Inquiries", "mql": "MQL", "sal": "SAL (accepted)", "sql": "SQL (qualified)",
+               "won": "Won"}
+
 
 def headline(metrics: dict) -> str:
     """The verdict and its reasons in plain words, as Markdown for the top of the report."""
@@ -208,11 +211,29 @@ def table(rows: list[dict] | pd.DataFrame, columns: dict[str, str], percent: tup
     """
     frame = pd.DataFrame(rows)
     frame = frame[[c for c in columns if c in frame.columns]].rename(columns=columns)
-    formats = {columns[c]: "{:.0%}" for c in percent if c in columns}
-    styler = frame.style.hide(axis="index").format(formats, na_rep="–")
-    other = [h for c, h in columns.items() if c not in percent and h in frame
-             and pd.api.types.is_float_dtype(frame[h])]
-    return styler.format({h: f"{{:.{decimals}f}}" for h in other}, na_rep="–")
+    formats = {h: f"{{:.{decimals}f}}" for c, h in columns.items()
+               if h in frame and pd.api.types.is_float_dtype(frame[h])}
+    formats.update({columns[c]: "{:.0%}" for c in percent if c in columns and columns[c] in frame})
+    # one call: a second Styler.format(dict) would reset the columns the first one formatted
+    return frame.style.hide(axis="index").format(formats, na_rep="–")
+
+
+def channel_table(rows: list[dict], channel: str):
+    """The campaign (or source) quality table, with a plain-words flag column."""
+    frame = pd.DataFrame(rows)
+
+    def flag(row: pd.Series) -> str:
+        if not row["poor"]:
+            return ""
+        if row["new"]:
+            return "poor, new"
+        return "poor, worse than before" if row["worse"] else "poor, as before"
+
+    frame["flag"] = frame.apply(flag, axis=1)
+    return table(frame, {channel: channel.title(), "mqls": "MQLs", "acceptance_rate": "Accepted",
+                         "history_acceptance_rate": "Accepted before", "win_rate": "Won (of closed so far)",
+                         "mean_score": "Mean score", "flag": "Flag"},
+                 percent=("acceptance_rate", "history_acceptance_rate", "win_rate"))
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -237,6 +258,9 @@ def render_month(config: Any, month: str, *, model_dir: str | Path | None = None
     _recover(reports, month)
     target = reports / month
     work = Path(tempfile.mkdtemp(prefix=f".{month}.", suffix=".rendering", dir=reports))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(work, 0o777 & ~umask)  # mkdtemp makes 0700; a report folder is meant to be shared
     try:
         parameters = {"month": month, "config_path": str(config.path), "trend_months": TREND_MONTHS,
                       "model_dir": str(model_dir) if model_dir else None,
