@@ -193,3 +193,54 @@ def test_minimum_data_bad_parameters():
         check_minimum_data(10, -5)
     with pytest.raises(ValueError, match="cannot exceed"):
         check_minimum_data(100, 200)
+
+
+# --- planted leaks in a real export, through the real loader and features ----------------------
+
+
+@pytest.fixture(scope="module")
+def leaky_demo(demo_dir, tmp_path_factory):
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    from alignment.config import load_config
+    from alignment.features import build_features
+    from alignment.loader import load_workspace
+
+    out = tmp_path_factory.mktemp("leaky")
+    leads = pd.read_csv(demo_dir / "leads.csv", dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(4)
+    won, closed = leads["outcome"] == "won", leads["outcome"].isin(["won", "lost"])
+    leads["deal_status"] = np.where(won, "Customer", np.where(closed, "Closed - Lost", "Working"))
+    rating = np.where(won, rng.integers(3, 6, len(leads)), rng.integers(1, 4, len(leads)))
+    leads["rep_quality_rating"] = np.where(closed, rating.astype(str), "")
+    leads["close_value"] = np.where(won, (rng.lognormal(9, 0.4, len(leads))).round().astype(str), "")
+    leads.to_csv(out / "leads.csv", index=False)
+    for name in ("activities.parquet", "truth.parquet", "truth_effects.json"):
+        shutil.copy(demo_dir / name, out / name)
+    settings = tomllib.loads((demo_dir / "alignment.toml").read_text())
+    settings["families"]["demographics"] += ["rep_quality_rating", "close_value"]
+    settings["families"]["funnel"] += ["deal_status"]
+    (out / "alignment.toml").write_text(tomli_w.dumps(settings))
+    config = load_config(out / "alignment.toml")
+    workspace = load_workspace(config)
+    features = build_features(workspace, config)
+    outcome = workspace.leads.set_index("lead_id")["outcome"].reindex(features.X.index)
+    return config, features, outcome
+
+
+def test_planted_leaks_in_an_export_are_caught(leaky_demo):
+    config, features, outcome = leaky_demo
+    result = screen_columns(features.X, features.label, features.family, config, outcome=outcome)
+    reasons = {item["column"]: item["reason"] for item in result.leakage}
+    assert set(reasons) == {"deal_status", "rep_quality_rating", "close_value"}
+    assert "single-column AUC" in reasons["deal_status"]
+    assert "closed" in reasons["rep_quality_rating"]
+    assert "won" in reasons["close_value"]
+    # The honest demo features survive; the stage flags (never reached 7 days after creation) are constant.
+    assert {"industry", "company_size", "campaign", "pricing_page_decayed", "demo_request_decayed"} <= set(
+        result.kept)
+    assert all(item["reason"].startswith("constant") for item in result.dropped)
+    assert max(result.single_auc[c] for c in result.kept) < 0.8
