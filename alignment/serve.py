@@ -1,0 +1,204 @@
+"""Serve the calibration workshop with Voilà on 127.0.0.1.
+
+``alignment workshop`` checks the config and the model folder first (so a bad path is one clear
+line, not a broken page), then starts Voilà on ``notebooks/02_threshold_workshop.ipynb`` with the
+config and model passed through the environment (``ALIGNMENT_CONFIG``, ``ALIGNMENT_MODEL``), and
+prints the URL once the server answers.
+
+What the browser can do
+-----------------------
+Voilà executes the notebook itself, server side, and then only relays widget traffic: its kernel
+manager allows exactly ``comm_open``, ``comm_msg``, ``comm_close``, ``comm_info_request``,
+``kernel_info_request`` and ``shutdown_request`` from the page; any other message (an
+``execute_request`` sent over the kernel websocket by hand included) is dropped. Sources are
+stripped from the page (``--strip_sources=True``), tracebacks are hidden
+(``--show_tracebacks=False``), the server listens on the loopback interface only, and the browser
+is not opened. ``tests/test_workshop_browser.py`` sends an ``execute_request`` from the page and
+checks that it does not run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import click
+
+from alignment.config import find_config
+from alignment.exceptions import AlignmentError, ModelError
+from alignment.notebook import notebook_path
+from alignment.thresholds import ThresholdEngine
+
+NOTEBOOK = "02_threshold_workshop.ipynb"
+KERNEL = "alignment"
+HOST = "127.0.0.1"
+
+
+class ServeError(AlignmentError):
+    """The workshop server could not be started."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _kernel_path(workdir: Path) -> str | None:
+    """A ``JUPYTER_PATH`` entry defining the ``alignment`` kernel as this interpreter, when it is not
+    registered (e.g. an installed package without ``make install``); None when it is."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if KERNEL in KernelSpecManager().find_kernel_specs():
+        return None
+    spec_dir = workdir / "kernels" / KERNEL
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (alignment)", "language": "python"}), encoding="utf-8")
+    return str(workdir)
+
+
+def voila_command(port: int) -> list[str]:
+    """The Voilà command line: loopback only, no sources, no tracebacks, no browser, fixed port."""
+    return [sys.executable, "-m", "voila", str(notebook_path(NOTEBOOK)), "--no-browser",
+            f"--port={port}", f"--Voila.ip={HOST}", "--Voila.port_retries=0",
+            "--strip_sources=True", "--show_tracebacks=False", "--theme=light"]
+
+
+class WorkshopServer:
+    """Voilà serving the workshop in a subprocess (a context manager).
+
+    Parameters
+    ----------
+    config_path : str, Path or None
+        Workspace config (None = ``./alignment.toml``).
+    model_dir : str, Path or None
+        Model folder (None = the config's ``paths.model``).
+    port : int or None
+        None = a free port.
+    startup_timeout : float
+        Seconds to wait for the server to answer.
+    log_path : str, Path or None
+        Where Voilà's own log goes (default: a temporary file).
+    """
+
+    def __init__(self, config_path: str | Path | None, model_dir: str | Path | None = None,
+                 port: int | None = None, startup_timeout: float = 60.0,
+                 log_path: str | Path | None = None) -> None:
+        self.config_path = config_path
+        self.model_dir = model_dir
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    def check(self) -> tuple[Path, Path]:
+        """Resolve and check the config and the model folder; return both as absolute paths."""
+        config = find_config(self.config_path)
+        model_dir = Path(self.model_dir) if self.model_dir else config.model_dir
+        if not model_dir.is_dir():
+            raise ModelError("model folder not found", file=str(model_dir),
+                             hint="run `alignment fit` first, or pass --model DIR")
+        ThresholdEngine.from_model_dir(model_dir, config)  # fails here, in one line, if it is unusable
+        return Path(config.path or Path.cwd() / "alignment.toml").resolve(), model_dir.resolve()
+
+    def start(self) -> WorkshopServer:
+        """Start Voilà and wait until it answers; return self."""
+        if self.startup_timeout <= 0:
+            raise ValueError(f"startup_timeout must be > 0, got {self.startup_timeout}")
+        config_path, model_dir = self.check()
+        if self.port is None:
+            self.port = free_port()
+        elif not 0 < self.port < 65536:
+            raise ServeError(f"port {self.port} is not a TCP port", hint="pass --port between 1 and 65535")
+        self._workdir = Path(tempfile.mkdtemp(prefix="alignment-workshop-"))
+        env = {**os.environ, "ALIGNMENT_CONFIG": str(config_path), "ALIGNMENT_MODEL": str(model_dir),
+               "MPLBACKEND": "Agg"}
+        extra_path = _kernel_path(self._workdir)
+        if extra_path:
+            env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [extra_path, env.get("JUPYTER_PATH")]))
+        log = Path(self.log_path) if self.log_path else self._workdir / "voila.log"
+        self._log_path = log
+        with open(log, "ab") as log_handle:
+            self.process = subprocess.Popen(voila_command(self.port), env=env, stdout=log_handle,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.startup_timeout
+        # Any HTTP answer means the server is up; the page itself is not fetched (it starts a kernel).
+        probe = f"{self.url}voila/static/"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self._log_tail()
+                self.stop()
+                raise ServeError(f"Voilà exited at start ({tail})", hint="is the port already in use?")
+            try:
+                with urllib.request.urlopen(probe, timeout=2):
+                    return self
+            except urllib.error.HTTPError:
+                return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        self.stop()
+        raise ServeError(f"Voilà did not answer within {self.startup_timeout:g} s",
+                         hint="the machine may be busy")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = [ln for ln in self._log_path.read_text(errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            return "no log"
+        return lines[-1].strip()[:200] if lines else "no log"
+
+    def stop(self) -> None:
+        """Stop Voilà (and its kernels) and remove the temporary folder."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if getattr(self, "_workdir", None) is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> WorkshopServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def start_workshop_server(config_path: str | Path | None, model_dir: str | Path | None = None,
+                          port: int | None = None, startup_timeout: float = 60.0) -> WorkshopServer:
+    """Start the workshop on a (free) local port and wait until it answers.
+
+    Use as ``with start_workshop_server(cfg, model) as server: ... server.url``.
+    """
+    return WorkshopServer(config_path, model_dir, port=port, startup_timeout=startup_timeout).start()
+
+
+def run_workshop(config_path: str | Path | None, model_dir: str | Path | None, port: int = 8866) -> None:
+    """``alignment workshop``: serve until Ctrl-C, printing the URL once it answers."""
+    server = WorkshopServer(config_path, model_dir, port=port)
+    try:
+        server.start()
+        click.echo(f"Workshop: {server.url}  (model {server.check()[1]}; Ctrl-C to stop)")
+        server.process.wait()
+    finally:
+        server.stop()
