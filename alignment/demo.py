@@ -74,7 +74,7 @@ GENERATED_FILES = (
     MANIFEST,
 )
 
-INTERCEPT = -4.45
+INTERCEPT = -4.48
 """Logit intercept before centring the effects: about 7 % of the calm-period leads win within the horizon."""
 DELAY_EFFECT = 0.5
 """Fastest follow-up multiplies the win probability by 1.5, slowest by 0.5 (mean factor exactly 1)."""
@@ -87,8 +87,8 @@ DELAY_MAX_HOURS = 21 * 24
 INDUSTRIES = {  # name: (calm share, logit effect)
     "Software": (0.20, 0.61),
     "Financial Services": (0.12, 0.41),
-    "Manufacturing": (0.15, 0.14),
-    "Healthcare": (0.12, -0.07),
+    "Manufacturing": (0.15, 0.30),
+    "Healthcare": (0.12, -0.10),
     "Retail": (0.12, -0.34),
     "Education": (0.09, -0.68),
     "Government": (0.06, -0.54),
@@ -116,8 +116,8 @@ COUNTRIES = {
     "Germany": (0.10, 0.20),
     "France": (0.07, -0.14),
     "Netherlands": (0.05, 0.14),
-    "Canada": (0.06, 0.07),
-    "Australia": (0.05, -0.07),
+    "Canada": (0.06, 0.30),
+    "Australia": (0.05, -0.25),
     "India": (0.10, -0.61),
     "Brazil": (0.05, -0.47),
     "Spain": (0.05, -0.20),
@@ -139,12 +139,12 @@ PLANTED_SENIORITY_SHARES = {
     "Entry level": 0.23,
 }
 JOB_FUNCTIONS = {
-    "Marketing": (0.20, 0.14),
-    "Sales": (0.15, -0.07),
+    "Marketing": (0.20, 0.30),
+    "Sales": (0.15, -0.15),
     "IT": (0.18, 0.41),
     "Engineering": (0.14, 0.27),
-    "Finance": (0.09, 0.14),
-    "Operations": (0.12, 0.07),
+    "Finance": (0.09, 0.35),
+    "Operations": (0.12, -0.15),
     "HR": (0.06, -0.47),
     "Other": (0.06, -0.54),
 }
@@ -561,7 +561,6 @@ def _to_datetime(seconds: np.ndarray, valid: np.ndarray | None = None) -> pd.Ser
 class _Period:
     first_month: pd.Period
     months: int
-    start: int  # epoch seconds of the first day
     export: int  # epoch seconds of the export moment (end, 23:59:59)
 
     @property
@@ -590,9 +589,8 @@ def _check_parameters(n_leads, months, seed, file_format, end) -> _Period:
         raise ConfigError(f"end must be a date YYYY-MM-DD, got {end!r}", hint="e.g. --end 2026-10-31")
     end_day = pd.Timestamp(end_day)
     first_month = end_day.to_period("M") - (months - 1)
-    start = int(first_month.start_time.value // 10**9)
     export = int((end_day + pd.Timedelta(days=1)).value // 10**9) - 1
-    return _Period(first_month, int(months), start, export)
+    return _Period(first_month, int(months), export)
 
 
 # --- simulation -------------------------------------------------------------------------------
@@ -958,11 +956,11 @@ def _activities_table(sim: _Simulation, lead_ids: np.ndarray) -> pa.Table:
 # --- config -----------------------------------------------------------------------------------
 
 
-def _sales_and_service_levels(leads: pd.DataFrame, period: _Period) -> tuple[dict, dict]:
-    """Capacity and service levels sized to the history: sales can work about 70 % of today's MQLs."""
-    calm = leads["created_at"].dt.to_period("M") < period.planted_from
-    calm_months = max(period.months - PLANTED_MONTHS, 1)
-    mql_per_month = leads.loc[calm, "mql_at"].notna().sum() / calm_months
+def _sales_and_service_levels(sim: _Simulation) -> tuple[dict, dict]:
+    """Capacity and service levels sized to the history: sales can work about 70 % of the calm months' MQLs,
+    marketing commits to 80 % of the MQL volume it delivered."""
+    calm_months = sim.period.months - PLANTED_MONTHS
+    mql_per_month = (sim.mql & (sim.month_index < calm_months)).sum() / calm_months
     per_rep_week = 25.0
     reps = max(1, round(0.7 * mql_per_month * 12 / 52 / per_rep_week))
     sales = {"reps": int(reps), "leads_per_rep_per_week": per_rep_week, "cost_per_lead": 150.0}
@@ -1102,9 +1100,8 @@ def write_demo(
     ):
         step()
         steps.update()
-    leads, truth = _leads_frame(sim, reps=1)
-    sales, service = _sales_and_service_levels(leads, period)
-    leads["owner"] = _owners(sim, max(sales["reps"], 2))
+    sales, service = _sales_and_service_levels(sim)
+    leads, truth = _leads_frame(sim, reps=max(sales["reps"], 2))
     steps.update()
 
     out.parent.mkdir(parents=True, exist_ok=True)
