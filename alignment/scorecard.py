@@ -115,7 +115,15 @@ def _merge(edges: list, n: list, wins: list, i: int) -> None:
 def _numeric_bands(values: np.ndarray, y: np.ndarray, max_bins: int, min_count: int,
                    monotone: str) -> np.ndarray:
     """Quantile edges, small and empty bands merged, monotone violators pooled."""
-    edges = list(np.unique(np.quantile(values, np.linspace(0, 1, max_bins + 1)[1:-1])))
+    lowest = values.min()
+    at_lowest = values == lowest
+    if at_lowest.mean() > 1 / max_bins and not at_lowest.all():
+        # A heap at the minimum (no events: a count of 0) gets a band of its own, and the quantiles
+        # of the rest cut the others, so a rare but telling action (a demo request) is not swallowed.
+        rest = values[~at_lowest]
+        edges = list(np.unique([rest.min(), *np.quantile(rest, np.linspace(0, 1, max_bins)[1:-1])]))
+    else:
+        edges = list(np.unique(np.quantile(values, np.linspace(0, 1, max_bins + 1)[1:-1])))
     codes = np.searchsorted(np.asarray(edges), values, side="right")
     n = list(np.bincount(codes, minlength=len(edges) + 1).astype(float))
     wins = list(np.bincount(codes, weights=y, minlength=len(edges) + 1))
@@ -182,8 +190,9 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         Monotone constraint per numeric attribute (default ``"none"``).
     max_bins : int, default 8
         Most bands per numeric attribute (before pooling).
-    min_band_share : float, default 0.02
-        Numeric bands smaller than this share of the training rows are merged.
+    min_band_share : float, default 0.01
+        Numeric bands smaller than this share of the training rows (or than
+        ``min_category_count`` rows) are merged into a neighbour.
     min_category_share : float, default 0.01
         Categories rarer than this share are pooled into ``"Other"``.
     min_category_count : int, default 30
@@ -226,7 +235,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, families: dict | None = None, monotone: dict | None = None, max_bins: int = 8,
-                 min_band_share: float = 0.02, min_category_share: float = 0.01,
+                 min_band_share: float = 0.01, min_category_share: float = 0.01,
                  min_category_count: int = 30, Cs: int = 8, cv: int = 5, cv_max_rows: int = 100_000,
                  n_boot: int = 50, boot_max_rows: int = 50_000, random_state: int = 0,
                  progress: bool = False) -> None:
@@ -315,7 +324,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         families = self.families or {}
         monotone = self.monotone or {}
-        min_count = max(1, int(np.ceil(self.min_band_share * y.size)))
+        min_count = max(self.min_category_count, int(np.ceil(self.min_band_share * y.size)))
 
         bands: dict[str, _Attribute] = {}
         self.dropped_ = {}
@@ -447,11 +456,14 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         sub_y = y[rows]
         replicates = {n: [] for n in self.attributes_}
         steps = range(self.n_boot)
+        # Newton steps warm-started from the full fit converge in two or three iterations.
+        refit = LogisticRegression(C=self.C_, solver="newton-cholesky", warm_start=True, max_iter=100)
         for _ in tqdm(steps, desc="bootstrap points", disable=not self.progress, leave=False):
             weights = rng.poisson(1.0, size=sub_y.size).astype(float)
             woe = {n: _woe(sub_codes[n], sub_y, self._bands[n].n_bands, weights) for n in self.attributes_}
             design = np.column_stack([woe[n][sub_codes[n]] for n in self.attributes_])
-            refit = LogisticRegression(C=self.C_, max_iter=1000).fit(design, sub_y, sample_weight=weights)
+            refit.coef_, refit.intercept_ = self.coef_[None, :].copy(), np.array([self.intercept_])
+            refit.fit(design, sub_y, sample_weight=weights)
             for n, p in self._raw_points(refit.coef_[0], woe).items():
                 replicates[n].append(p)
         return {n: np.quantile(np.vstack(r), [0.025, 0.975], axis=0) for n, r in replicates.items()}

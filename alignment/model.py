@@ -1,0 +1,843 @@
+"""Fitting run and model folder: the honest fit of the points scale, and scoring with it.
+
+:func:`fit_model` loads the workspace with the real loader, builds point-in-time
+features, screens them with the guards, splits the labelled leads in three
+windows, fits :class:`~alignment.scorecard.PointsScorecard`, calibrates it, and
+writes the model folder. Validation is honest:
+
+- **Time split** (the data has dates): the labelled leads, ordered by scoring
+  moment, are cut into the oldest 60% (training: bands, points, regularization),
+  the next 20% (calibration: ``CalibratedClassifierCV(FrozenEstimator(scale))``
+  maps the score to a win probability) and the newest 20% (hold-out: every
+  reported metric). Neither the scale nor the calibration saw the hold-out.
+- Only leads whose horizon has fully passed by the export date are used: a lead
+  still inside its horizon is labelled only when it has already won, so keeping
+  those wins while leaving out their not-yet-won peers would inflate the newest
+  window's win rate.
+- **Random split** (no dates): the same 60/20/20 shares, stratified on the
+  outcome and seeded; the card says so in ``split.kind`` and in ``warnings``.
+- Leads the loader flags as "left out of fitting" (stage dates out of order, a
+  won deal without a close date) are left out.
+
+The **calibration** is Platt scaling (``method="sigmoid"``): the score is linear in
+the scale's logit, so two parameters re-anchor it on newer leads and stay stable
+on a small calibration window. The **challenger** is a
+``HistGradientBoostingClassifier`` on the same training rows (at most
+``CHALLENGER_MAX_ROWS``, seeded subsample above) and calibrated the same way.
+The **practitioner check** (MadKudu): the top grades, i.e. the grade cells with
+the highest training win rate taken until they hold at least 15% of the training
+leads, must hold 15-35% of the hold-out leads and at least 60% of its wins; and
+the best score decile of the hold-out must convert at least 10x the worst.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+import alignment
+from alignment import contract, features, guards, loader, metrics, scorecard
+from alignment.config import FAMILIES, Config, find_config, load_config, parse_config
+from alignment.exceptions import AlignmentError, DataError, ModelError
+from alignment.features import activity_feature_name, activity_slug, build_features
+from alignment.scorecard import PointsScorecard
+
+SPLIT_SHARES = {"training": 0.6, "calibration": 0.2, "validation": 0.2}
+"""Shares of the labelled leads in the three windows (oldest to newest)."""
+CALIBRATION_METHOD = "sigmoid"
+CHALLENGER_MAX_ROWS = 200_000
+"""The challenger trains on at most this many training rows (seeded subsample above)."""
+AUC_BOOT = 200
+"""Bootstrap replicates of the hold-out AUC intervals."""
+AUC_BOOT_MAX_ROWS = 100_000
+TOP_GRADES_MIN_SHARE, TOP_GRADES_MAX_SHARE, TOP_GRADES_MIN_WINS = 0.15, 0.35, 0.60
+BEST_TO_WORST_MIN = 10.0
+EFFECT_MIN = 0.15
+"""Planted effects smaller than this (logit, relative to the attribute mean) are too weak to call a sign."""
+FIT_EXCLUDED = tuple(c.reason for c in contract.QUALITY_CHECKS if "left out of fitting" in c.consequence)
+SCORE_COLUMNS = ["lead_id", "score", "fit_score", "engagement_score", "grade", "fit_grade",
+                 "engagement_grade", "probability", "reason_1", "reason_2", "reason_3"]
+VALIDATION_COLUMNS = ["lead_id", "created_at", "scored_at", "score", "fit_score", "engagement_score", "grade",
+                      "fit_grade", "engagement_grade", "probability", "won", "amount", "source", "campaign",
+                      "reason_1", "reason_2", "reason_3"]
+CARD = "model.json"
+POINTS = "points.csv"
+PIPELINE = "scorecard.joblib"
+VALIDATION = "scored_validation.parquet"
+
+
+# --- the fitted model --------------------------------------------------------------------------
+
+
+@dataclass
+class FittedModel:
+    """A fitted scale: the card, the points table, the scored hold-out and the estimators.
+
+    Attributes
+    ----------
+    card : dict
+        The model card (``model.json``).
+    points : DataFrame
+        The points table (``points.csv``).
+    validation : DataFrame
+        The scored hold-out leads (``scored_validation.parquet``).
+    pipeline : dict
+        ``scorecard`` (PointsScorecard), ``calibrator`` (CalibratedClassifierCV),
+        ``families`` (attribute -> family of the workspace) and ``activity_types``.
+    path : Path or None
+        The model folder it was written to or read from.
+    """
+
+    card: dict
+    points: pd.DataFrame
+    validation: pd.DataFrame
+    pipeline: dict
+    path: Path | None = None
+
+    @property
+    def version(self) -> str:
+        return str(self.card["version"])
+
+    @property
+    def scorecard(self) -> PointsScorecard:
+        return self.pipeline["scorecard"]
+
+    @property
+    def config(self) -> Config:
+        """The workspace config the scale was fitted with (paths resolve against its original folder)."""
+        config_file = self.card.get("config_file")
+        return parse_config(self.card["config"], Path(config_file) if config_file else None)
+
+    def score(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Score leads with the fitted scale.
+
+        Parameters
+        ----------
+        leads : DataFrame
+            Leads in the canonical layout (as :func:`alignment.loader.load_workspace` or
+            :func:`alignment.loader.conform_leads` return them); ``outcome`` is not needed.
+        activities : DataFrame, optional
+            Their activities (``lead_id, occurred_at, activity_type``); required when the
+            scale uses activity features. Only events up to each lead's scoring moment count.
+
+        Returns
+        -------
+        DataFrame
+            One row per lead: ``lead_id, score, fit_score, engagement_score, grade, fit_grade,
+            engagement_grade, probability, reason_1, reason_2, reason_3, scored_at``.
+        """
+        if not isinstance(leads, pd.DataFrame):
+            raise ModelError("leads to score must be a DataFrame")
+        card = self.scorecard
+        activity_features = {activity_feature_name(t) for t in self.pipeline["activity_types"]}
+        needs_activities = sorted(activity_features & set(card.attributes_))
+        if needs_activities and activities is None:
+            raise ModelError(f"the scale uses activity features ({', '.join(needs_activities[:3])}) but no "
+                             "activities were given", hint="pass the activities table of these leads")
+        workspace = SimpleNamespace(leads=leads, activities=activities, families=self.pipeline["families"],
+                                    as_of=None)
+        config = self.config
+        try:
+            feature_set = build_features(workspace, config, for_fitting=False,
+                                         activity_types=self.pipeline["activity_types"])
+        except TypeError as exc:
+            raise ModelError(f"cannot build features for these leads: {exc}") from None
+        X = feature_set.X
+        frame = card.score_frame(X)
+        frame.insert(0, "lead_id", X.index.to_numpy())
+        frame.insert(7, "probability", self.pipeline["calibrator"].predict_proba(X)[:, 1])
+        frame["scored_at"] = feature_set.scored_at.to_numpy()
+        return frame.reset_index(drop=True)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """Numpy, pandas and NaN values made JSON-safe (NaN -> null)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if value is pd.NaT:
+        return None
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    return value
+
+
+def with_scoring(config: Config, moment: str | None = None, horizon_days: int | None = None) -> Config:
+    """A copy of ``config`` with another scoring moment (``"mql"`` / ``"created"``) or horizon.
+
+    Parameters
+    ----------
+    config : Config
+    moment : {"mql", "created"}, optional
+    horizon_days : int, optional
+
+    Returns
+    -------
+    Config
+    """
+    data = config.model_dump(mode="json", exclude={"path"})
+    if moment is not None:
+        data["scoring"]["moment"] = moment
+    if horizon_days is not None:
+        data["scoring"]["horizon_days"] = horizon_days
+    return parse_config(data, config.path)
+
+
+def _code_version() -> str:
+    """The package version plus a digest of the modules that decide the numbers."""
+    digest = hashlib.sha256()
+    for module in (features, guards, scorecard, metrics, inspect.getmodule(_code_version)):
+        digest.update(inspect.getsource(module).encode())
+    return f"{alignment.__version__}+{digest.hexdigest()[:8]}"
+
+
+def _data_digest(X: pd.DataFrame, label: pd.Series, scored_at: pd.Series) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(X, index=True).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(label, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(scored_at, index=False).to_numpy().tobytes())
+    digest.update(json.dumps(list(map(str, X.columns))).encode())
+    return digest.hexdigest()
+
+
+def _check_out(out: Path) -> None:
+    """Refuse a target that exists and is not a model folder (never overwrite what a user saved)."""
+    if out.exists() and not out.is_dir():
+        raise ModelError("the model folder path is a file", file=str(out), hint="choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / CARD).is_file():
+        raise ModelError("the folder exists and is not a model folder; it will not be overwritten",
+                         file=str(out), hint="choose another --out, or empty the folder")
+
+
+def _write_model_dir(out: Path, write: dict[str, Any]) -> Path | None:
+    """Write files into a temporary sibling, move an existing model aside, rename into place.
+
+    Returns the folder the previous model was moved to (None when there was none).
+    """
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_out(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    moved = None
+    try:
+        for name, writer in write.items():
+            writer(tmp / name)
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        elif out.is_dir():
+            try:
+                old = json.loads((out / CARD).read_text(encoding="utf-8")).get("version", "unknown")
+            except (json.JSONDecodeError, AttributeError, OSError):
+                old = "unknown"
+            moved = out.parent / f"{out.name}.previous-{old}"
+            counter = 2
+            while moved.exists():
+                moved = out.parent / f"{out.name}.previous-{old}-{counter}"
+                counter += 1
+            out.rename(moved)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return moved
+
+
+def _windows(feature_set, y: pd.Series, seed: int) -> tuple[dict[str, pd.Index], str]:
+    """Lead ids of the training / calibration / validation windows, and the split kind."""
+    ids = y.index
+    n = len(ids)
+    if feature_set.has_dates:
+        moments = feature_set.scored_at.loc[ids]
+        order = pd.DataFrame({"at": moments.to_numpy(), "id": ids.to_numpy()}).sort_values(
+            ["at", "id"], kind="stable")["id"].to_numpy()
+        cut_1 = int(round(n * SPLIT_SHARES["training"]))
+        cut_2 = int(round(n * (SPLIT_SHARES["training"] + SPLIT_SHARES["calibration"])))
+        parts = {"training": order[:cut_1], "calibration": order[cut_1:cut_2], "validation": order[cut_2:]}
+        kind = "time"
+    else:
+        rest, validation = train_test_split(ids.to_numpy(), test_size=SPLIT_SHARES["validation"],
+                                            stratify=y.to_numpy(), random_state=seed)
+        share = SPLIT_SHARES["calibration"] / (1 - SPLIT_SHARES["validation"])
+        training, calibration = train_test_split(rest, test_size=share, stratify=y.loc[rest].to_numpy(),
+                                                 random_state=seed)
+        parts = {"training": np.sort(training), "calibration": np.sort(calibration),
+                 "validation": np.sort(validation)}
+        kind = "random"
+    windows = {name: pd.Index(part, name="lead_id") for name, part in parts.items()}
+    for name, part in windows.items():
+        labels = y.loc[part]
+        if len(part) == 0 or labels.nunique() < 2:
+            raise ModelError(f"the {name} window has {int(labels.sum())} wins among {len(part)} leads; "
+                             "every window needs wins and non-wins",
+                             hint="use a longer history or a longer scoring.horizon_days")
+    return windows, kind
+
+
+def _challenger_frame(X: pd.DataFrame, categories: dict[str, pd.Index] | None = None
+                      ) -> tuple[pd.DataFrame, dict[str, pd.Index]]:
+    """Categories as pandas categoricals (at most 250 levels, the rest missing) for the challenger."""
+    learn = categories is None
+    categories = {} if learn else categories
+    out = {}
+    for column in X.columns:
+        values = X[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            out[column] = values.astype(float)
+            continue
+        strings = values.astype("string").astype(object)
+        if learn:
+            common = strings.value_counts().index[:250].astype(str)
+            categories[column] = pd.Index(sorted(common), dtype=object)
+        codes = categories[column].get_indexer(strings)
+        out[column] = pd.Categorical.from_codes(codes, categories=categories[column])
+    return pd.DataFrame(out, index=X.index), categories
+
+
+def _top_grades(train_frame: pd.DataFrame, y_train: np.ndarray) -> list[str]:
+    """Grade cells by training win rate, best first, taken until they hold ≥ 15% of the training leads."""
+    table = pd.DataFrame({"grade": train_frame["grade"].to_numpy(), "y": y_train}).groupby("grade")["y"].agg(
+        ["mean", "size"]).sort_values(["mean", "size"], ascending=[False, False])
+    chosen, share = [], 0.0
+    for grade, row in table.iterrows():
+        chosen.append(str(grade))
+        share += row["size"] / len(y_train)
+        if share >= TOP_GRADES_MIN_SHARE:
+            break
+    return chosen
+
+
+def practitioner_check(validation: pd.DataFrame, top_grades: list[str]) -> dict:
+    """The MadKudu check on a scored hold-out (see the module docstring for the definitions).
+
+    Parameters
+    ----------
+    validation : DataFrame
+        With ``grade``, ``score`` and ``won``.
+    top_grades : list of str
+        The grade cells counted as top grades (chosen on the training window).
+
+    Returns
+    -------
+    dict
+        Figures and ``passed`` for each part, and ``passed`` overall.
+    """
+    won = validation["won"].to_numpy(dtype=float)
+    top = validation["grade"].isin(top_grades).to_numpy()
+    lead_share = float(top.mean())
+    win_share = float(won[top].sum() / won.sum()) if won.sum() else float("nan")
+    gains = metrics.gains_table(won, validation["score"].to_numpy(dtype=float), n_bins=10)
+    best, worst = float(gains["win_rate"].iloc[0]), float(gains["win_rate"].iloc[-1])
+    ratio = best / worst if worst > 0 else float("inf")
+    out = {
+        "top_grades": top_grades,
+        "top_grades_lead_share": lead_share,
+        "top_grades_win_share": win_share,
+        "top_grades_passed": bool(TOP_GRADES_MIN_SHARE <= lead_share <= TOP_GRADES_MAX_SHARE
+                                  and win_share >= TOP_GRADES_MIN_WINS),
+        "best_decile_win_rate": best,
+        "worst_decile_win_rate": worst,
+        "best_to_worst": ratio if math.isfinite(ratio) else None,
+        "best_to_worst_note": (None if math.isfinite(ratio)
+                               else "the worst decile has no wins (ratio infinite)"),
+        "best_to_worst_passed": bool(ratio >= BEST_TO_WORST_MIN),
+        "rule": (f"top grades hold {TOP_GRADES_MIN_SHARE:.0%}-{TOP_GRADES_MAX_SHARE:.0%} of leads and ≥ "
+                 f"{TOP_GRADES_MIN_WINS:.0%} of wins; best score decile converts ≥ {BEST_TO_WORST_MIN:.0f}× "
+                 "the worst (on the hold-out)"),
+    }
+    out["passed"] = out["top_grades_passed"] and out["best_to_worst_passed"]
+    return out
+
+
+def effect_recovery(points: pd.DataFrame, truth_effects: dict, *, min_effect: float = EFFECT_MIN
+                    ) -> pd.DataFrame:
+    """Whether the fitted points recover each planted true effect with the right sign.
+
+    Categorical effects: for a category with its own band, the true effect relative to the
+    attribute's mean effect (weighted by the training counts of the bands) must have the same
+    sign as its points relative to the attribute's mean points. An effect is checked when the
+    training window can resolve it: at least ``min_effect`` logit from the mean and at least
+    two standard errors of the band's log-odds (``sqrt(1/wins + 1/non-wins)``); the others are
+    listed as not checked. Activity effects (per unit of log1p decayed count): the sign of the
+    effect must match the sign of (points of the highest non-missing band - points of the
+    lowest band) of ``<type>_decayed``; an attribute left out of the scale recovers nothing.
+
+    Parameters
+    ----------
+    points : DataFrame
+        The points table.
+    truth_effects : dict
+        ``truth_effects.json`` of the demo history.
+    min_effect : float, default 0.15
+
+    Returns
+    -------
+    DataFrame
+        ``kind, attribute, value, true_effect, fitted, checked, recovered`` per planted effect
+        (``true_effect`` and ``fitted`` relative to the attribute mean for categories; ``fitted``
+        in points). ``recovered`` is None where the effect was not checked.
+    """
+    if not isinstance(truth_effects, dict):
+        raise ModelError("truth_effects must be the dict of truth_effects.json")
+    rows = []
+    for attribute, effects in (truth_effects.get("categorical") or {}).items():
+        table = points[points["attribute"] == attribute].set_index("band")
+        own = {str(v): float(e) for v, e in effects.items() if str(v) in table.index}
+        if not own:
+            rows += [{"kind": "categorical", "attribute": attribute, "value": str(v),
+                      "true_effect": float(e), "fitted": float("nan"), "checked": True, "recovered": False}
+                     for v, e in effects.items()]
+            continue
+        counts = table.loc[list(own), "n_train"].to_numpy(dtype=float)
+        wins = counts * table.loc[list(own), "win_rate_train"].fillna(0).to_numpy(dtype=float)
+        weights = counts / counts.sum() if counts.sum() > 0 else np.full(len(own), 1 / len(own))
+        true_mean = float(np.dot(weights, list(own.values())))
+        fitted_mean = float(np.dot(weights, table.loc[list(own), "points"].to_numpy(dtype=float)))
+        for i, (value, effect) in enumerate(own.items()):
+            relative = effect - true_mean
+            fitted = float(table.loc[value, "points"]) - fitted_mean
+            standard_error = math.sqrt(1 / (wins[i] + 0.5) + 1 / (counts[i] - wins[i] + 0.5))
+            checked = abs(relative) >= max(min_effect, 2 * standard_error)
+            rows.append({"kind": "categorical", "attribute": attribute, "value": value,
+                         "true_effect": relative, "fitted": fitted, "checked": bool(checked),
+                         "recovered": bool(np.sign(fitted) == np.sign(relative)) if checked else None})
+    for activity_type, effect in (truth_effects.get("activity") or {}).items():
+        name = activity_feature_name(activity_slug(activity_type))
+        table = points[(points["attribute"] == name) & (points["band"] != scorecard.MISSING_BAND)
+                       & (points["n_train"] > 0)]
+        fitted = float(table["points"].iloc[-1] - table["points"].iloc[0]) if len(table) else float("nan")
+        checked = abs(effect) >= min_effect
+        rows.append({"kind": "activity", "attribute": name, "value": str(activity_type),
+                     "true_effect": float(effect), "fitted": fitted, "checked": bool(checked),
+                     "recovered": (bool(len(table) and np.sign(fitted) == np.sign(effect)) if checked
+                                   else None)})
+    return pd.DataFrame(rows, columns=["kind", "attribute", "value", "true_effect", "fitted", "checked",
+                                       "recovered"])
+
+
+def _scorer_metrics(y: np.ndarray, prob: np.ndarray | None, score: np.ndarray, seed: int) -> dict:
+    out = metrics.summary(y, prob, score)
+    out["auc_ci"] = list(metrics.bootstrap_ci(y, score, n_boot=AUC_BOOT, seed=seed,
+                                              max_rows=AUC_BOOT_MAX_ROWS))
+    return out
+
+
+# --- the fit ------------------------------------------------------------------------------------
+
+
+def fit_model(config: Config | str | os.PathLike, *, out: str | os.PathLike | None = None,
+              progress: bool = True) -> FittedModel:
+    """Fit the points scale on the workspace's closed history and write the model folder.
+
+    Parameters
+    ----------
+    config : Config or path
+        The workspace config (or its file).
+    out : path, optional
+        The model folder (default: the config's ``paths.model``). An existing model
+        folder is moved aside to ``<out>.previous-<version>``; any other existing,
+        non-empty folder is refused.
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    FittedModel
+        The fitted scale, its card, points and scored hold-out (``path`` = the folder).
+
+    Raises
+    ------
+    ModelError
+        Too little data (fewer than 30 wins, or a window without wins), or a bad target folder.
+    """
+    if not isinstance(config, Config):
+        config = load_config(config)
+    out = Path(out) if out is not None else config.model_dir
+    _check_out(out.resolve())
+    seed = config.scoring.seed
+    bar = tqdm(total=8, desc="fit", unit="step", disable=not progress)
+    try:
+        return _fit(config, out, seed, bar, progress)
+    finally:
+        bar.close()
+
+
+def _fit(config: Config, out: Path, seed: int, bar, progress: bool) -> FittedModel:
+    bar.set_postfix_str("loading")
+    workspace = loader.load_workspace(config)
+    bar.update()
+    bar.set_postfix_str("features")
+    feature_set = build_features(workspace, config, for_fitting=True)
+    bar.update()
+
+    label = feature_set.label
+    usable = label.notna()
+    data_notes = list(workspace.notes) + list(feature_set.notes)
+    as_of = workspace.as_of
+    if feature_set.has_dates and as_of is not None and not pd.isna(as_of):
+        horizon_end = feature_set.scored_at + pd.Timedelta(days=config.scoring.horizon_days)
+        inside = usable & (horizon_end > as_of)
+        if inside.any():
+            data_notes.append(f"{int(inside.sum())} leads won inside a horizon that has not passed yet left "
+                              "out too (keeping only the early wins of the newest leads would inflate their "
+                              "win rate)")
+        usable &= ~inside
+    for reason in FIT_EXCLUDED:
+        flagged = workspace.excluded.get(reason)
+        if flagged is not None and len(flagged):
+            hit = usable & label.index.isin(flagged)
+            if hit.any():
+                data_notes.append(f"{int(hit.sum())} leads left out of fitting: {reason.replace('_', ' ')}")
+            usable &= ~hit
+    y_all = label[usable].astype(int)
+    X_all = feature_set.X.loc[y_all.index]
+
+    bar.set_postfix_str("guards")
+    warnings = guards.check_minimum_data(int(len(y_all)), int(y_all.sum()))
+    outcome = None
+    if "outcome" in workspace.leads:
+        outcome = pd.Series(workspace.leads["outcome"].astype(object).to_numpy(), index=feature_set.X.index)
+    screened = guards.screen_columns(feature_set.X, label.where(usable), feature_set.family, config,
+                                     outcome=outcome)
+    warnings += screened.warnings
+    if not screened.kept:
+        raise ModelError("no usable attribute is left after the guards",
+                         hint="see the leakage and dropped columns; map more attributes in [families]")
+    windows, split_kind = _windows(feature_set, y_all, seed)
+    if split_kind == "random":
+        warnings.append("the data has no dates: the windows are a random stratified split (60/20/20), not a "
+                        "time split; hold-out figures may flatter the scale on future leads")
+    bar.update()
+
+    bar.set_postfix_str("scale")
+    kept = list(screened.kept)
+    X_train, y_train = X_all.loc[windows["training"], kept], y_all.loc[windows["training"]].to_numpy()
+    X_cal, y_cal = X_all.loc[windows["calibration"], kept], y_all.loc[windows["calibration"]].to_numpy()
+    X_val, y_val = X_all.loc[windows["validation"], kept], y_all.loc[windows["validation"]].to_numpy()
+    card = PointsScorecard(families={c: feature_set.family[c] for c in kept},
+                           monotone={c: feature_set.monotone.get(c, "none") for c in kept},
+                           random_state=seed, progress=progress).fit(X_train, y_train)
+    bar.update()
+
+    bar.set_postfix_str("calibration")
+    calibrator = CalibratedClassifierCV(FrozenEstimator(card), method=CALIBRATION_METHOD).fit(X_cal, y_cal)
+    bar.update()
+
+    bar.set_postfix_str("challenger")
+    rng = np.random.default_rng(seed)
+    challenger_rows = np.arange(len(y_train))
+    if len(y_train) > CHALLENGER_MAX_ROWS:
+        challenger_rows = np.sort(rng.choice(len(y_train), CHALLENGER_MAX_ROWS, replace=False))
+        warnings.append(f"the challenger was trained on a seeded subsample of {CHALLENGER_MAX_ROWS:,} of the "
+                        f"{len(y_train):,} training leads (for speed)")
+    C_train, categories = _challenger_frame(X_train.iloc[challenger_rows])
+    challenger = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, l2_regularization=1.0,
+                                                early_stopping=True, categorical_features="from_dtype",
+                                                random_state=seed)
+    # One thread: on a shared machine OpenMP threads of the booster spin against each other (10x slower).
+    with threadpool_limits(limits=1, user_api="openmp"):
+        challenger.fit(C_train, y_train[challenger_rows])
+        challenger_cal = CalibratedClassifierCV(FrozenEstimator(challenger), method=CALIBRATION_METHOD).fit(
+            _challenger_frame(X_cal, categories)[0], y_cal)
+        challenger_prob = challenger_cal.predict_proba(_challenger_frame(X_val, categories)[0])[:, 1]
+    bar.update()
+
+    bar.set_postfix_str("validation")
+    scored = card.score_frame(X_val)
+    probability = calibrator.predict_proba(X_val)[:, 1]
+    score = scored["score"].to_numpy(dtype=float)
+    results = {"holdout": _scorer_metrics(y_val, probability, score, seed)}
+    results["challenger"] = _scorer_metrics(y_val, challenger_prob, challenger_prob, seed)
+    leads = workspace.leads.set_index(workspace.leads["lead_id"].astype(str))
+    if "legacy_score" in leads and leads.loc[windows["validation"], "legacy_score"].notna().any():
+        legacy = leads.loc[windows["validation"], "legacy_score"].to_numpy(dtype=float)
+        has = ~np.isnan(legacy)
+        if len(np.unique(y_val[has])) == 2:
+            results["legacy"] = _scorer_metrics(y_val[has], None, legacy[has], seed)
+            results["legacy"]["coverage"] = float(has.mean())
+    if workspace.truth is not None:
+        truth = workspace.truth.set_index("lead_id")["true_probability"]
+        true_p = truth.reindex(windows["validation"]).to_numpy(dtype=float)
+        if not np.isnan(true_p).any():
+            results["oracle"] = _scorer_metrics(y_val, true_p, true_p, seed)
+    train_frame = card.score_frame(X_train)
+    top = _top_grades(train_frame, y_train)
+
+    val_leads = leads.loc[windows["validation"]]
+    validation = pd.DataFrame({
+        "lead_id": windows["validation"].to_numpy().astype(str),
+        "created_at": feature_set.created_at.loc[windows["validation"]].to_numpy(),
+        "scored_at": feature_set.scored_at.loc[windows["validation"]].to_numpy(),
+        **{c: scored[c].to_numpy() for c in ("score", "fit_score", "engagement_score", "grade", "fit_grade",
+                                              "engagement_grade")},
+        "probability": probability,
+        "won": y_val.astype(int),
+        "amount": (val_leads["amount"].to_numpy(dtype=float) if "amount" in val_leads
+                   else np.full(len(y_val), np.nan)),
+        **{c: (val_leads[c].astype(object).to_numpy() if c in val_leads else np.full(len(y_val), None))
+           for c in ("source", "campaign")},
+        **{c: scored[c].to_numpy() for c in ("reason_1", "reason_2", "reason_3")},
+    })[VALIDATION_COLUMNS]
+    for column in ("grade", "fit_grade", "engagement_grade", "source", "campaign", "reason_1", "reason_2",
+                   "reason_3"):
+        validation[column] = validation[column].astype(object).where(validation[column].notna(), None)
+    check = practitioner_check(validation, top)
+    effects = None
+    if workspace.truth_effects:
+        effects = effect_recovery(card.points_, workspace.truth_effects)
+    bar.update()
+
+    bar.set_postfix_str("writing")
+    digest = hashlib.sha256()
+    digest.update(_data_digest(feature_set.X, label, feature_set.scored_at).encode())
+    config_json = config.model_dump(mode="json", exclude={"path"})
+    digest.update(json.dumps(config_json, sort_keys=True).encode())
+    code_version = _code_version()
+    digest.update(code_version.encode())
+    version = digest.hexdigest()[:12]
+
+    def window_info(name: str) -> dict:
+        ids = windows[name]
+        at = feature_set.scored_at.loc[ids]
+        return {"from": at.min() if split_kind == "time" else None,
+                "to": at.max() if split_kind == "time" else None,
+                "n": len(ids), "wins": int(y_all.loc[ids].sum()), "share": SPLIT_SHARES[name]}
+
+    used = card.attributes_
+    model_card = {
+        "version": version,
+        "code_version": code_version,
+        "seed": seed,
+        "config_file": str(config.path) if config.path else None,
+        "data": {"n_leads": len(feature_set.X), "n_labelled": len(y_all), "n_wins": int(y_all.sum()),
+                 "as_of": as_of, "notes": data_notes, "load_warnings": list(workspace.warnings),
+                 "has_truth": workspace.truth is not None},
+        "scoring": {"moment": config.scoring.moment, "days_after_created": config.scoring.days_after_created,
+                    "horizon_days": config.scoring.horizon_days},
+        "split": {"kind": split_kind, "shares": SPLIT_SHARES,
+                  "note": ("time split by scoring moment: oldest → training, next → calibration, newest → "
+                           "validation (hold-out)") if split_kind == "time" else
+                          "random stratified split: the data has no dates",
+                  "windows": {name: window_info(name) for name in SPLIT_SHARES}},
+        "features": {
+            "by_family": {fam: [c for c in used if card.families[c] == fam] for fam in FAMILIES},
+            "monotone": {c: card.monotone[c] for c in used},
+            "dropped": screened.dropped + [{"column": c, "reason": r} for c, r in card.dropped_.items()],
+            "forced": screened.forced,
+            "single_column_auc": screened.single_auc,
+        },
+        "leakage": screened.leakage,
+        "warnings": warnings,
+        "scale": {
+            "C": card.C_, "intercept": card.intercept_, "offset": card.offset_, "slope": card.slope_,
+            "coefficients": dict(zip(used, card.coef_, strict=True)),
+            "grade_cutoffs": {"fit": card.fit_cutoffs_, "engagement": card.engagement_cutoffs_,
+                              "rule": "quartiles of the training window's sub-scores; A and 1 best"},
+            "calibration": {"method": CALIBRATION_METHOD, "window": "calibration"},
+            "challenger": {"estimator": "HistGradientBoostingClassifier",
+                           "training_rows": len(challenger_rows)},
+        },
+        "points": card.points_.to_dict(orient="records"),
+        "metrics": results,
+        "practitioner_check": check,
+        "effects_check": None if effects is None else {
+            "all_recovered": bool(effects.loc[effects["checked"], "recovered"].all()),
+            "n_checked": int(effects["checked"].sum()), "n_not_checked": int((~effects["checked"]).sum()),
+            "rule": effect_recovery.__doc__.split("\n\n")[1].strip().replace("\n    ", " "),
+            "effects": effects.to_dict(orient="records")},
+        "config": config_json,
+    }
+    model_card = _jsonable(model_card)
+    types = workspace.activities["activity_type"].cat.categories if workspace.activities is not None else []
+    pipeline = {"scorecard": card, "calibrator": calibrator, "families": dict(workspace.families),
+                "activity_types": [activity_slug(t) for t in types], "version": version}
+    card_text = json.dumps(model_card, indent=2, ensure_ascii=False, sort_keys=False)
+    _write_model_dir(out, {
+        CARD: lambda p: p.write_text(card_text + "\n", encoding="utf-8"),
+        POINTS: lambda p: card.points_.to_csv(p, index=False),
+        PIPELINE: lambda p: joblib.dump(pipeline, p),
+        VALIDATION: lambda p: validation.to_parquet(p, index=False),
+    })
+    bar.update()
+    return FittedModel(card=model_card, points=card.points_.copy(), validation=validation, pipeline=pipeline,
+                       path=out.resolve())
+
+
+# --- reading and scoring ------------------------------------------------------------------------
+
+
+def load_model(model_dir: str | os.PathLike) -> FittedModel:
+    """Read a model folder written by :func:`fit_model`.
+
+    Parameters
+    ----------
+    model_dir : path
+
+    Returns
+    -------
+    FittedModel
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError("model folder not found", file=str(model_dir), hint="run `alignment fit` first")
+    for name in (CARD, POINTS, PIPELINE, VALIDATION):
+        if not (model_dir / name).is_file():
+            raise ModelError("model folder is incomplete: file missing", file=str(model_dir / name),
+                             hint="run `alignment fit` again")
+    try:
+        card = json.loads((model_dir / CARD).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"model card is not valid JSON ({exc.msg})", file=str(model_dir / CARD),
+                         row=exc.lineno, hint="run `alignment fit` again") from None
+    try:
+        pipeline = joblib.load(model_dir / PIPELINE)
+    except Exception as exc:  # unpickling raises many types for a damaged or foreign file
+        raise ModelError(f"cannot read the fitted scale ({type(exc).__name__})",
+                         file=str(model_dir / PIPELINE),
+                         hint="run `alignment fit` again with this version of alignment") from None
+    if not isinstance(pipeline, dict) or pipeline.get("version") != card.get("version"):
+        raise ModelError("the fitted scale does not belong to this model card",
+                         file=str(model_dir / PIPELINE), hint="run `alignment fit` again")
+    points = pd.read_csv(model_dir / POINTS, keep_default_na=False, na_values=[""])
+    validation = pd.read_parquet(model_dir / VALIDATION)
+    return FittedModel(card=card, points=points, validation=validation, pipeline=pipeline,
+                       path=model_dir.resolve())
+
+
+def run_fit(config_path: str | os.PathLike | None, out: str | os.PathLike | None) -> FittedModel:
+    """``alignment fit``: fit and write the model folder, then print a short summary."""
+    import click
+
+    config = find_config(config_path)
+    model = fit_model(config, out=out, progress=True)
+    m = model.card["metrics"]
+    oracle = f", oracle {m['oracle']['auc']:.3f}" if "oracle" in m else ""
+    legacy = f", legacy {m['legacy']['auc']:.3f}" if "legacy" in m else ""
+    click.echo(f"model {model.version} written to {model.path}")
+    click.echo(f"hold-out ({model.card['split']['kind']} split, {m['holdout']['n']:,} leads): AUC "
+               f"{m['holdout']['auc']:.3f} (challenger {m['challenger']['auc']:.3f}{oracle}{legacy}), "
+               f"ECE {m['holdout']['ece']:.3f}, Brier {m['holdout']['brier']:.3f}")
+    check = model.card["practitioner_check"]
+    click.echo(f"practitioner check: {'pass' if check['passed'] else 'FAIL'} (top grades "
+               f"{check['top_grades_lead_share']:.0%} of leads, {check['top_grades_win_share']:.0%} of wins)")
+    for line in model.card["warnings"]:
+        click.echo(f"warning: {line}")
+    for item in model.card["leakage"]:
+        click.echo(f"left out (leakage): {item['column']}: {item['reason']}")
+    return model
+
+
+def read_leads_to_score(input_path: str | os.PathLike, config: Config) -> pd.DataFrame:
+    """Read an export of new leads with the real loader and map it with the model's config.
+
+    An export without an outcome column is fine (new leads are open).
+    """
+    source = config.source
+    raw = loader.read_table(input_path, separator=source.separator, encoding=source.encoding,
+                            sheet=source.sheet, missing_values=source.missing_values)
+    probe = loader._apply_mapping(raw.head(1), config, raw.attrs["source"])
+    if "outcome" not in probe.columns:
+        raw["outcome"] = "open"
+    leads, _, _ = loader.conform_leads(raw, config)
+    return leads
+
+
+def _write_table_atomic(frame: pd.DataFrame, out_path: Path) -> None:
+    suffix = out_path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ModelError("the output must be a .csv or .parquet file", file=str(out_path))
+    if out_path.exists():
+        raise ModelError("the output file already exists; it will not be overwritten", file=str(out_path),
+                         hint="choose another --out, or delete it first")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=suffix, dir=out_path.parent)
+    os.close(handle)
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_score(model_dir: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike,
+              config_path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """``alignment score``: score an export of leads and write the scores (CSV or Parquet).
+
+    Parameters
+    ----------
+    model_dir : path
+        A model folder from ``alignment fit``.
+    input_path : path
+        The leads to score (any format the loader reads; export headers mapped by the config).
+    out_path : path
+        ``.csv`` or ``.parquet``; never overwritten.
+    config_path : path, optional
+        The workspace config (default: the one the model was fitted with). Its
+        activities source, when it has one, supplies the leads' activities.
+
+    Returns
+    -------
+    DataFrame
+        The scores written.
+    """
+    import click
+
+    model = load_model(model_dir)
+    out_path = Path(out_path)
+    if out_path.exists():
+        raise ModelError("the output file already exists; it will not be overwritten", file=str(out_path),
+                         hint="choose another --out, or delete it first")
+    config = load_config(config_path) if config_path else model.config
+    leads = read_leads_to_score(input_path, config)
+    activities = None
+    activity_features = {activity_feature_name(t) for t in model.pipeline["activity_types"]}
+    if activity_features & set(model.scorecard.attributes_):
+        if not config.source.activities:
+            raise ModelError("the scale uses activity features but the config names no activities source",
+                             hint="pass --config with [source] activities = FILE")
+        warnings: list[str] = []
+        try:
+            activities = loader.load_activities(loader._resolve(config, config.source.activities), config,
+                                                leads["lead_id"], warnings)
+        except AlignmentError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read the activities ({exc})", file=config.source.activities) from None
+    scores = model.score(leads, activities)
+    _write_table_atomic(scores[SCORE_COLUMNS + ["scored_at"]], out_path)
+    click.echo(f"{len(scores):,} leads scored with model {model.version} → {out_path}")
+    return scores
