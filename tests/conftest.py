@@ -25,3 +25,14 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_config(demo_dir: Path) -> Path:
     """The demo's ready workspace config (``alignment.toml``)."""
     return demo_dir / "alignment.toml"
+
+
+@pytest.fixture(scope="session")
+def fitted_model_dir(demo_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder fitted by the real ``fit_model`` on the session's demo history (model.json,
+    points.csv, scorecard.joblib, scored_validation.parquet). Treat it as read-only."""
+    from alignment.model import fit_model
+
+    out = tmp_path_factory.mktemp("model") / "model"
+    fit_model(demo_config, out=out, progress=False)
+    return out
