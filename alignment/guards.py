@@ -116,13 +116,13 @@ def single_column_auc(values: pd.Series, y: np.ndarray, seed: int = 0) -> float:
     """
     best = 0.5
     if _is_number(values):
-        number = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        missing = np.isnan(number)
+        # Ranks: the AUC only depends on the order, and ranks keep ±inf in it.
+        rank = pd.Series(values.to_numpy(dtype=np.float64, na_value=np.nan)).rank().to_numpy()
+        missing = np.isnan(rank)
         if missing.all():
             return 0.5
-        low, high = np.nanmin(number), np.nanmax(number)
-        for fill in (low - 1.0, high + 1.0):
-            auc = roc_auc_score(y, np.where(missing, fill, number))
+        for fill in (0.0, len(rank) + 1.0):
+            auc = roc_auc_score(y, np.where(missing, fill, rank))
             best = max(best, auc, 1.0 - auc)
         if values.nunique(dropna=False) > LEVELS_AS_CATEGORIES:
             return float(best)

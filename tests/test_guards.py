@@ -140,6 +140,9 @@ def test_single_column_auc_encodings():
     assert single_column_auc(missing_for_losses, y) == pytest.approx(1.0)  # missing is a level
     categories = pd.Series(np.where(y == 1, "a", "b"))
     assert single_column_auc(categories, y) == pytest.approx(1.0)
+    with_infinity = pd.Series(np.where(y == 1, np.inf, np.arange(len(y), dtype=float)))
+    assert single_column_auc(with_infinity, y) == pytest.approx(1.0)
+    assert single_column_auc(pd.Series([np.nan] * len(y)), y) == 0.5
     u_shaped = pd.Series(np.where(y == 1, 2.0, np.tile([1.0, 3.0], 150)))  # won in the middle
     assert single_column_auc(u_shaped, y) == pytest.approx(1.0)  # few levels: screened level by level
 
