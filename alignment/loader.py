@@ -41,6 +41,7 @@ RARE_VARIANT_SHARE = 0.05
 """A spelling is a rare variant when it has at most this share of the rows of the spelling it resembles."""
 VARIANT_SIMILARITY = 0.85
 MAX_CATEGORIES_CHECKED = 500
+NUMBER_PROBE = 200
 
 # Name patterns for attributes no family lists (first match wins; the rest are demographics).
 FAMILY_HEURISTIC = (
@@ -372,6 +373,10 @@ def _clean(frame: pd.DataFrame, missing_values: list[str]) -> pd.DataFrame:
             series = series.mask(series.str.lower().isin(placeholders))
         present = series.dropna()
         if len(present) and pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+            # A failed conversion is slow on long text columns: try the first values before all of them.
+            if pd.to_numeric(present.iloc[:NUMBER_PROBE], errors="coerce").isna().any():
+                cleaned[column] = series
+                continue
             numbers = pd.to_numeric(series, errors="coerce")
             # Leading zeros mark ids and postcodes: they stay text.
             if numbers.notna().sum() == len(present) and not present.str.match(r"^[+-]?0\d").any():
