@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from alignment.config import FAMILIES, Config
 from alignment.exceptions import DataError
@@ -57,6 +58,7 @@ NOT_ATTRIBUTES = frozenset({
 the hand-off (the owner, rejection reason, deal amount) or the score being compared against."""
 
 STAGE_COLUMNS = ("mql_at", "sal_at", "sql_at")
+PROGRESS_MIN_EVENTS = 1_000_000
 
 FITTING_EXCLUSIONS = ("stage_dates_out_of_order", "won_without_close_date")
 """Keys of ``Workspace.excluded`` whose leads get a NaN label (the loader keeps them out of fitting)."""
@@ -391,6 +393,9 @@ def build_features(
                         hint="ids must be unique: remove the duplicate rows")
 
     notes: list[str] = []
+    # A bar only where it takes seconds (millions of events); off when not on a terminal.
+    large = activities is not None and len(activities) >= PROGRESS_MIN_EVENTS
+    steps = tqdm(total=3, desc="features", unit="step", disable=None if large else True, leave=False)
     moments, kind, moment_notes = scoring_moments(leads, config)
     notes += moment_notes
     has_dates = kind is not None
@@ -420,6 +425,7 @@ def build_features(
         label = np.full(len(leads), np.nan)
         scored_ns = feature_time
 
+    steps.update()
     columns: dict[str, pd.Series | np.ndarray] = {}
     family: dict[str, str] = {}
     derived: list[str] = []
@@ -454,6 +460,7 @@ def build_features(
         family["days_to_mql"] = "funnel"
         derived.append("days_to_mql")
 
+    steps.update()
     activity_names: list[str] = []
     if activities is not None and (len(activities) or activity_types):
         missing = [c for c in ("lead_id", "occurred_at", "activity_type") if c not in activities]
@@ -493,6 +500,8 @@ def build_features(
                 family[name] = "activity"
                 derived.append(name)
 
+    steps.update()
+    steps.close()
     for name in derived:
         family[name] = config_family.get(name, family[name])
     for name in [*derived, *activity_names]:
