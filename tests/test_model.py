@@ -65,7 +65,8 @@ def test_scored_validation_contract(fitted_model_dir: Path, card: dict):
     assert list(validation.columns) == model.VALIDATION_COLUMNS
     assert len(validation) == card["split"]["windows"]["validation"]["n"]
     assert validation["lead_id"].is_unique
-    assert validation["won"].isin([0, 1]).all() and validation["won"].sum() == card["metrics"]["holdout"]["wins"]
+    assert validation["won"].isin([0, 1]).all()
+    assert validation["won"].sum() == card["metrics"]["holdout"]["wins"]
     assert validation["score"].between(0, 100).all()
     assert validation["probability"].between(0, 1).all()
     assert validation["grade"].str.fullmatch("[ABCD][1234]").all()
