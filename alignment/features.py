@@ -138,7 +138,7 @@ def _resolve_as_of(workspace: Any, leads: pd.DataFrame, activities: pd.DataFrame
     return latest
 
 
-def scoring_moments(leads: pd.DataFrame, config: Config) -> tuple[np.ndarray, str | None, list[str]]:
+def _scoring_moments(leads: pd.DataFrame, config: Config) -> tuple[np.ndarray, str | None, list[str]]:
     """The scoring moment of every lead, as int64 ns (``_NAT`` = never reached or unknown).
 
     Returns
@@ -166,7 +166,7 @@ def scoring_moments(leads: pd.DataFrame, config: Config) -> tuple[np.ndarray, st
     return np.full(len(leads), _NAT, dtype=np.int64), None, notes
 
 
-def make_labels(
+def _labels(
     outcome: pd.Series,
     closed_at: pd.Series | None,
     scored_ns: np.ndarray,
@@ -290,6 +290,14 @@ def aggregate_activities(
         count), ``n_after`` (known events after the moment).
     """
     n_leads, n_types = len(moment_ns), len(half_life_days)
+    if not len(lead_code) == len(type_code) == len(occurred_ns):
+        raise ValueError("lead_code, type_code and occurred_ns must have one entry per event")
+    if n_types and not np.all(np.asarray(half_life_days, dtype=np.float64) > 0):
+        raise ValueError("half_life_days must all be > 0")
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
+        raise ValueError(f"window_days must be an integer ≥ 1, got {window_days!r}")
+    if len(lead_code) and (lead_code.max() >= n_leads or type_code.max() >= n_types):
+        raise ValueError("a lead or type code is beyond moment_ns / half_life_days")
     known = (lead_code >= 0) & (type_code >= 0) & (occurred_ns != _NAT)
     lead_code = np.where(known, lead_code, 0)
     event_moment = moment_ns[lead_code]
@@ -396,7 +404,7 @@ def build_features(
     # A bar only where it takes seconds (millions of events); off when not on a terminal.
     large = activities is not None and len(activities) >= PROGRESS_MIN_EVENTS
     steps = tqdm(total=3, desc="features", unit="step", disable=None if large else True, leave=False)
-    moments, kind, moment_notes = scoring_moments(leads, config)
+    moments, kind, moment_notes = _scoring_moments(leads, config)
     notes += moment_notes
     has_dates = kind is not None
     as_of_ns = _resolve_as_of(workspace, leads, activities)
@@ -409,7 +417,7 @@ def build_features(
     if as_of_ns != _NAT:
         feature_time = np.where((feature_time == _NAT) | (feature_time > as_of_ns), as_of_ns, feature_time)
     if for_fitting:
-        label, label_notes = make_labels(leads["outcome"], leads.get("closed_at"), moments, as_of_ns,
+        label, label_notes = _labels(leads["outcome"], leads.get("closed_at"), moments, as_of_ns,
                                          config.scoring.horizon_days, has_dates=has_dates)
         notes += label_notes
         excluded = getattr(workspace, "excluded", None) or {}

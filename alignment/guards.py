@@ -114,6 +114,13 @@ def single_column_auc(values: pd.Series, y: np.ndarray, seed: int = 0) -> float:
     float
         The best AUC over the fair encodings of the module docstring, folded so that it is ≥ 0.5.
     """
+    y = np.asarray(y)
+    if not isinstance(values, pd.Series):
+        raise TypeError(f"values must be a Series, not {type(values).__name__}")
+    if len(values) != len(y):
+        raise ValueError(f"values ({len(values)}) and y ({len(y)}) must have the same length")
+    if not (np.isin(y, [0, 1]).all() and 0 < y.sum() < len(y)):
+        raise ValueError("y must be 0/1 with both classes present")
     best = 0.5
     if _is_number(values):
         # Ranks: the AUC only depends on the order, and ranks keep ±inf in it.

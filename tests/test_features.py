@@ -423,3 +423,16 @@ def test_demo_events_after_the_moment_change_nothing(demo):
         changed = changed.assign(activity_type=changed["activity_type"].astype(str).astype("category"))
         rebuilt = build_features(dataclasses.replace(workspace, activities=changed), config)
         pd.testing.assert_frame_equal(rebuilt.X, features.X)
+
+
+def test_aggregate_activities_bad_parameters():
+    codes, types = np.array([0], dtype=np.int32), np.array([0], dtype=np.int16)
+    when, moments, half_life = np.array([0], dtype=np.int64), np.array([0], dtype=np.int64), np.array([30.0])
+    with pytest.raises(ValueError, match="one entry per event"):
+        aggregate_activities(codes, types[:0], when, moments, half_life)
+    with pytest.raises(ValueError, match="half_life_days"):
+        aggregate_activities(codes, types, when, moments, np.array([0.0]))
+    with pytest.raises(ValueError, match="window_days"):
+        aggregate_activities(codes, types, when, moments, half_life, window_days=0)
+    with pytest.raises(ValueError, match="beyond"):
+        aggregate_activities(codes + 1, types, when, moments, half_life)

@@ -147,6 +147,18 @@ def test_single_column_auc_encodings():
     assert single_column_auc(u_shaped, y) == pytest.approx(1.0)  # few levels: screened level by level
 
 
+def test_single_column_auc_bad_parameters():
+    y = np.array([0, 1, 0, 1])
+    with pytest.raises(TypeError, match="Series"):
+        single_column_auc(np.arange(4.0), y)
+    with pytest.raises(ValueError, match="same length"):
+        single_column_auc(pd.Series(np.arange(3.0)), y)
+    with pytest.raises(ValueError, match="both classes"):
+        single_column_auc(pd.Series(np.arange(4.0)), np.zeros(4))
+    with pytest.raises(ValueError, match="0/1"):
+        single_column_auc(pd.Series(np.arange(4.0)), np.array([0, 2, 0, 1]))
+
+
 def test_bad_parameters(history):
     X, label, outcome, family = history
     config = make_config()
