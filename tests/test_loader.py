@@ -75,7 +75,7 @@ def _assert_export_read(frame: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("separator", [",", ";", "\t", "|"])
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "latin-1"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "latin-1", "utf-16"])
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 @pytest.mark.parametrize("trailing", [False, True])
 def test_csv_separator_encoding_bom_crlf_trailing(tmp_path, separator, encoding, newline, trailing):
