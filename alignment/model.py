@@ -492,7 +492,31 @@ def fit_model(config: Config | str | os.PathLike, *, out: str | os.PathLike | No
         bar.close()
 
 
-def _fit(config: Config, out: Path, seed: int, bar, progress: bool) -> FittedModel:
+@dataclass
+class TrainingSplit:
+    """The matrices ``alignment fit`` fits and validates its scale on (for benchmarks against other tools).
+
+    ``scorecard`` is unfitted, configured exactly as the fit configures it; ``X_holdout``/``y_holdout`` is
+    the validation window (the newest leads in a time split).
+    """
+
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_holdout: pd.DataFrame
+    y_holdout: np.ndarray
+    scorecard: PointsScorecard
+    split_kind: str
+
+
+def training_split(config: Config | str | os.PathLike) -> TrainingSplit:
+    """The same features, guards and time split as :func:`fit_model`, stopped before fitting anything."""
+    if not isinstance(config, Config):
+        config = load_config(config)
+    bar = tqdm(total=8, disable=True)
+    return _fit(config, Path(), config.scoring.seed, bar, progress=False, split_only=True)
+
+
+def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: bool = False) -> FittedModel:
     bar.set_postfix_str("loading")
     workspace = loader.load_workspace(config)
     bar.update()
@@ -546,7 +570,10 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool) -> FittedMod
     X_val, y_val = X_all.loc[windows["validation"], kept], y_all.loc[windows["validation"]].to_numpy()
     card = PointsScorecard(families={c: feature_set.family[c] for c in kept},
                            monotone={c: feature_set.monotone.get(c, "none") for c in kept},
-                           random_state=seed, progress=progress).fit(X_train, y_train)
+                           random_state=seed, progress=progress)
+    if split_only:  # training_split(): the benchmark fits its own copy on the same matrices
+        return TrainingSplit(X_train, y_train, X_val, y_val, card, split_kind)
+    card.fit(X_train, y_train)
     bar.update()
 
     bar.set_postfix_str("calibration")

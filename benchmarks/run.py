@@ -453,10 +453,13 @@ def section_optbinning(ctx: BenchContext) -> dict[str, Any]:
         "optbinning_auc": measured["optbinning_auc"],
         "optbinning_fit_seconds": measured["optbinning_fit_seconds"],
         f"scorecard_fit_{ctx.label}_seconds": measured["scorecard_fit_seconds"],
+        f"scorecard_fit_noboot_{ctx.label}_seconds": measured["scorecard_fit_noboot_seconds"],
+        "fit_vs_optbinning_ratio_noboot": measured["fit_vs_optbinning_ratio_noboot"],
         "scorecard_auc_same_matrix": measured["scorecard_auc"],
         "fit_vs_optbinning_ratio": measured["fit_vs_optbinning_ratio"],
         "auc_minus_optbinning_auc": measured["auc_minus_optbinning_auc"],
         f"optbinning_train_rows_{ctx.label}": measured["train_rows"],
+        f"optbinning_holdout_rows_{ctx.label}": measured["holdout_rows"],
     }
 
 
