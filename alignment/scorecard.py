@@ -145,13 +145,19 @@ def _numeric_bands(values: np.ndarray, y: np.ndarray, max_bins: int, min_count: 
     return np.asarray(edges, dtype=float)
 
 
-def _numeric_labels(edges: np.ndarray, integer_valued: bool) -> tuple[list, list, list]:
+def _numeric_labels(edges: np.ndarray, values: np.ndarray) -> tuple[list, list, list]:
+    """Readable band names; a band that holds a single training value is named by that value."""
     labels, low, high = [], [], []
     bounds = [-np.inf, *edges, np.inf]
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    integer_valued = bool(values.size) and bool(np.all(np.mod(values, 1) == 0))
+    codes = np.searchsorted(edges, values, side="right")
+    for band, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
         low.append(float(lo) if np.isfinite(lo) else np.nan)
         high.append(float(hi) if np.isfinite(hi) else np.nan)
-        if not np.isfinite(lo) and not np.isfinite(hi):
+        inside = values[codes == band]
+        if inside.size and inside.min() == inside.max():
+            labels.append(_fmt(inside.min()))
+        elif not np.isfinite(lo) and not np.isfinite(hi):
             labels.append("any")
         elif integer_valued and np.isfinite(lo) and np.isfinite(hi) and float(lo).is_integer() \
                 and float(hi).is_integer():
@@ -340,8 +346,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
                 if seen.any():
                     attr.edges = _numeric_bands(numbers[seen], y[seen], self.max_bins, min_count,
                                                 attr.monotone)
-                labels, low, high = _numeric_labels(
-                    attr.edges, bool(np.all(np.mod(numbers[seen], 1) == 0)) if seen.any() else False)
+                labels, low, high = _numeric_labels(attr.edges, numbers[seen])
                 attr.labels, attr.low, attr.high = labels, low, high
             else:
                 strings = values.astype("string")
