@@ -532,10 +532,39 @@ def _apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list
     return frame
 
 
+def _activity_headers(config: Config) -> set[str]:
+    """The activities table's own headers (a [mapping] entry may be meant for it)."""
+    if not config.source.activities:
+        return set()
+    location = _resolve(config, config.source.activities)
+    path = Path(location)
+    try:
+        if not is_url(location) and (path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir()):
+            import pyarrow.parquet as pq
+
+            return set(pq.read_schema(path).names)
+        source = config.source
+        return set(
+            read_table(
+                location,
+                separator=source.separator,
+                encoding=source.encoding,
+                table=source.activities_table,
+                query=source.activities_query,
+            ).columns
+        )
+    except (DataError, OSError, ValueError):
+        return set()  # its own problems are reported when it is loaded
+
+
 def _apply_mapping(frame: pd.DataFrame, config: Config, label: str) -> pd.DataFrame:
     headers = [str(c) for c in frame.columns]
-    for header in config.mapping:
-        if header not in frame.columns:
+    absent = [h for h in config.mapping if h not in frame.columns]
+    if absent:
+        elsewhere = _activity_headers(config)
+        for header in absent:
+            if header in elsewhere:
+                continue
             close = difflib.get_close_matches(header, headers, n=1)
             raise DataError(
                 f"the config [mapping] names '{header}', which is not a column of this table",
@@ -543,12 +572,13 @@ def _apply_mapping(frame: pd.DataFrame, config: Config, label: str) -> pd.DataFr
                 column=header,
                 hint=f"did you mean '{close[0]}'?" if close else f"columns: {', '.join(headers[:12])}",
             )
+    own = {h: t for h, t in config.mapping.items() if h in frame.columns}
     mapping = {
         h: t
         for h, t in preset_mapping(config.source.preset, headers).items()
-        if h not in config.mapping and t not in config.mapping.values()
+        if h not in own and t not in own.values()
     }
-    mapping.update(config.mapping)
+    mapping.update(own)
     renamed = frame.rename(columns=mapping)
     # Contract columns written another way ("Created At", "OUTCOME") are recognised.
     taken = set(renamed.columns)

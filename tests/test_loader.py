@@ -332,6 +332,24 @@ def test_families_from_config_and_activity_types(tmp_path):
     assert any("'webinar'" in w and "neither a column nor an activity type" in w for w in workspace.warnings)
 
 
+def test_mapping_entries_for_the_activities_table(tmp_path):
+    (tmp_path / "leads.csv").write_text("Contact,outcome\n1,won\n2,lost\n", encoding="utf-8")
+    (tmp_path / "events.csv").write_text(
+        "Contact;When;Kind\n1;2024-01-01;web_visit\n2;2024-01-02;webinar\n", encoding="utf-8"
+    )
+    workspace = _load(
+        tmp_path,
+        '[source]\nleads = "leads.csv"\nactivities = "events.csv"\n'
+        '[mapping]\nContact = "lead_id"\nWhen = "occurred_at"\nKind = "activity_type"\n',
+    )
+    assert workspace.leads["lead_id"].tolist() == ["1", "2"]
+    assert workspace.activities["activity_type"].astype(str).tolist() == ["web_visit", "webinar"]
+    assert workspace.activities["occurred_at"].tolist() == [
+        pd.Timestamp("2024-01-01"),
+        pd.Timestamp("2024-01-02"),
+    ]
+
+
 def test_activities_parquet_only_needed_columns_and_known_leads(tmp_path):
     (tmp_path / "leads.csv").write_text("lead_id,outcome\n1,won\n2,lost\n3,lost\n", encoding="utf-8")
     rng = np.random.default_rng(0)
