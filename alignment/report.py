@@ -80,6 +80,12 @@ def months_with_data(leads: pd.DataFrame) -> list[str]:
     return sorted(str(m) for m in months)
 
 
+def missing_months(leads: pd.DataFrame, done: set[str], as_of: pd.Timestamp) -> list[str]:
+    """Full months with data (up to the last one that ended by ``as_of``) that have no render yet."""
+    last = default_month(as_of)
+    return [m for m in months_with_data(leads) if m not in done and m <= last]
+
+
 def leads_in_month(leads: pd.DataFrame, month: str) -> int:
     """How many leads were created or handed over in ``month``."""
     period = review.month_period(month)
@@ -455,8 +461,7 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
     reports = config.reports_dir
     done = set(rendered_months(reports)) if reports.is_dir() else set()
     if all_missing:
-        months = [m for m in months_with_data(workspace.leads)
-                  if m not in done and m <= default_month(workspace.as_of)]
+        months = missing_months(workspace.leads, done, workspace.as_of)
         if not months:
             click.echo("every month with data is already rendered", err=True)
     else:

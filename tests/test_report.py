@@ -93,3 +93,173 @@ def test_save_metrics_is_deterministic(tmp_path):
     second = report.save_metrics({"a": [1, float("nan")], "b": 1 / 3}, tmp_path / "m2.json").read_text()
     assert first == second
     assert json.loads(first) == {"a": [1, None], "b": 0.3333}
+
+
+# --- the real report on the demo history ------------------------------------------------------
+
+PLANTED_CAMPAIGN = "Giveaway Blitz"
+
+
+@pytest.fixture(scope="module")
+def model_dir(request, tmp_path_factory) -> Path:
+    """The demo's fitted scale: the shared fixture when conftest has it, else a real fit of the demo."""
+    try:
+        return Path(request.getfixturevalue("fitted_model_dir"))
+    except pytest.FixtureLookupError:
+        from alignment.model import fit_model
+
+        demo_config = request.getfixturevalue("demo_config")
+        out = tmp_path_factory.mktemp("review-model") / "model"
+        fit_model(demo_config, out=out, progress=False)
+        return out
+
+
+@pytest.fixture(scope="module")
+def workspace(demo_dir, model_dir, tmp_path_factory) -> Path:
+    """A private copy of the demo workspace (the demo folder is shared, read-only) with the fitted scale."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("review") / "workspace"
+    shutil.copytree(demo_dir, root)
+    shutil.rmtree(root / "model", ignore_errors=True)
+    shutil.copytree(model_dir, root / "model")
+    return root
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from alignment.cli import cli
+
+    return CliRunner().invoke(cli, ["report", *args], catch_exceptions=False)
+
+
+def _personal_data(workspace: Path) -> set[str]:
+    import pandas as pd
+
+    leads = pd.read_csv(workspace / "leads.csv", dtype=str)
+    values = set(leads["lead_id"].dropna()) | set(leads["email"].dropna()) | set(leads["phone"].dropna())
+    values |= set((leads["first_name"] + " " + leads["last_name"]).dropna())
+    values |= set(leads["owner"].dropna())
+    return {v for v in values if len(v) >= 5}
+
+
+@pytest.mark.slow
+def test_report_renders_the_month_through_the_cli(workspace):
+    config = workspace / "alignment.toml"
+    result = _cli("--config", str(config), "--month", "2026-10")
+    assert result.exit_code == 0, result.output
+    month = workspace / "reports" / "2026-10"
+    assert sorted(p.name for p in month.iterdir()) == ["metrics.json", "review.html", "review.ipynb"]
+    metrics = json.loads((month / "metrics.json").read_text())
+    assert {"verdict", "reasons", "funnel", "mql_volume", "acceptance", "speed_to_lead", "calibration",
+            "drift", "campaign_quality", "source_quality", "hygiene", "trend", "agreement"} <= set(metrics)
+    assert metrics["month"] == "2026-10" and len(metrics["trend"]) == report.TREND_MONTHS + 1
+    page = (month / "review.html").read_text(encoding="utf-8")
+    assert len(page.encode()) <= notebook.MAX_HTML_BYTES
+    assert "data:image/png;base64," in page
+    assert "review_month(" not in page  # no code in the page
+    assert "No agreement is in force" in page and metrics["agreement"]["in_force"] is False
+    leaked = [value for value in _personal_data(workspace) if value in page]
+    assert not leaked, f"personal data in the HTML: {leaked[:5]}"
+    index = (workspace / "reports" / "index.html").read_text(encoding="utf-8")
+    assert 'href="2026-10/review.html"' in index
+    assert not list((workspace / "reports").glob(".*"))  # no temporary folder left behind
+
+    # the same inputs give the same metrics.json, byte for byte
+    before = (month / "metrics.json").read_bytes()
+    assert _cli("--config", str(config), "--month", "2026-10").exit_code == 0
+    assert (month / "metrics.json").read_bytes() == before
+
+    # --skip-existing leaves a rendered month alone
+    stamp = (month / "review.html").stat().st_mtime_ns
+    result = _cli("--config", str(config), "--month", "2026-10", "--skip-existing")
+    assert result.exit_code == 0 and "already rendered" in result.output
+    assert (month / "review.html").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_a_failing_render_leaves_the_earlier_report_intact(workspace):
+    config = workspace / "alignment.toml"
+    month = workspace / "reports" / "2026-09"
+    assert _cli("--config", str(config), "--month", "2026-09").exit_code == 0
+    earlier = {p.name: p.read_bytes() for p in month.iterdir()}
+
+    # a broken notebook parameter (an agreement version that does not exist) fails inside the notebook
+    with pytest.raises(ReportError) as info:
+        report.run_report(config, month="2026-09", agreement_version="99", progress=False)
+    assert "cell" in info.value.one_line() and "no agreement version 99" in info.value.one_line()
+
+    # a missing model: through the CLI, one line naming the failing cell, exit 1
+    broken = workspace / "broken.toml"
+    broken.write_text(config.read_text().replace('model = "model"', 'model = "no-such-model"'))
+    result = _cli("--config", str(broken), "--month", "2026-09")
+    assert result.exit_code == 1
+    assert result.output.count("error:") == 1 and "cell" in result.output and "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in month.iterdir()} == earlier
+    assert not list((workspace / "reports").glob(".*"))
+
+
+@pytest.mark.slow
+def test_a_month_without_leads_is_refused(workspace):
+    result = _cli("--config", str(workspace / "alignment.toml"), "--month", "2019-01")
+    assert result.exit_code == 1
+    assert "no leads in 2019-01" in result.output and "2024-11" in result.output
+    assert not (workspace / "reports" / "2019-01").exists()
+    result = _cli("--config", str(workspace / "alignment.toml"), "--month", "2019-13")
+    assert result.exit_code == 1 and "YYYY-MM" in result.output
+
+
+@pytest.mark.slow
+def test_the_report_is_held_against_a_signed_agreement(workspace, tmp_path):
+    import shutil
+
+    from alignment.agreement import make_agreement, save_agreement
+    from alignment.model import load_model
+
+    signed = tmp_path / "signed"
+    shutil.copytree(workspace, signed, ignore=shutil.ignore_patterns("reports"))
+    save_agreement(make_agreement(
+        model_version=load_model(signed / "model").version,
+        thresholds={"recycle": 30, "mql": 45, "fast_track": 70},
+        service_levels={"follow_up_hours": 1, "accept_within_days": 2, "mql_per_month": 400,
+                        "min_win_rate": 0.1},
+        signed_by={"marketing": "Maria Marketing", "sales": "Sam Sales"}), signed / "agreements")
+    assert _cli("--config", str(signed / "alignment.toml"), "--month", "2026-10").exit_code == 0
+    metrics = json.loads((signed / "reports" / "2026-10" / "metrics.json").read_text())
+    assert metrics["agreement"]["in_force"] and metrics["agreement"]["version"] == 1
+    assert metrics["mql_volume"]["commitment"] == 400
+    assert [b["band"] for b in metrics["calibration"]["bands"]] == ["0-29", "30-44", "45-69", "70-100"]
+    # 400 MQLs promised, far fewer delivered; a one-hour follow-up is missed
+    assert any("agreed" in reason for reason in metrics["reasons"])
+    page = (signed / "reports" / "2026-10" / "review.html").read_text(encoding="utf-8")
+    assert "Held against agreement v1" in page
+    assert "Maria Marketing" not in page and "Sam Sales" not in page
+
+
+@pytest.mark.slow
+def test_the_planted_change_is_found_and_calm_months_are_kept(workspace):
+    verdicts = {}
+    for month in ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06",
+                  "2026-07", "2026-08", "2026-09", "2026-10"]:
+        metrics = report.review_month(workspace / "alignment.toml", month).metrics
+        verdicts[month] = metrics
+    calm = {m: v["verdict"] for m, v in verdicts.items() if m < "2026-08"}
+    assert set(calm.values()) == {"keep"}, {m: verdicts[m]["reasons"] for m in calm if calm[m] != "keep"}
+    planted = [verdicts[m] for m in ("2026-08", "2026-09", "2026-10")]
+    for metrics in planted:
+        assert metrics["verdict"] in {"watch", "recalibrate"}
+        assert any(PLANTED_CAMPAIGN in reason for reason in metrics["reasons"]), metrics["reasons"]
+    # the scores moved: drift flagged in at least one planted month, in no calm one
+    assert any(m["drift"]["status"] != "stable" for m in planted)
+    assert all(verdicts[m]["drift"]["status"] == "stable" for m in calm)
+
+
+def test_missing_months_are_the_full_months_not_rendered_yet():
+    import pandas as pd
+
+    created = ["2025-01-05", "2025-02-10", "2025-04-01", "2025-05-02"]
+    leads = pd.DataFrame({"created_at": pd.to_datetime(created),
+                          "mql_at": pd.to_datetime(["2025-01-06", None, "2025-04-02", None])})
+    months = report.missing_months(leads, done={"2025-02"}, as_of=pd.Timestamp("2025-05-15"))
+    assert months == ["2025-01", "2025-04"]  # March has no leads, May is not over

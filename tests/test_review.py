@@ -343,3 +343,69 @@ def test_to_plain_rounds_and_drops_nan():
     plain = review.to_plain({"b": np.float64(1 / 3),
                              "a": [np.int64(2), float("nan"), pd.NaT, np.bool_(True)]})
     assert plain == {"a": [2, None, None, True], "b": 0.3333}
+
+
+def _firmographics() -> pd.DataFrame:
+    rows = []
+    for i in range(200):
+        industry = "Software" if i % 2 else "Retail"
+        size = "large" if i % 4 < 2 else "small"
+        # software at large companies wins 3 in 4; everything else wins 1 in 10
+        won = (industry == "Software" and size == "large" and i % 16 != 3) or (i % 10 == 0)
+        rows.append(dict(lead_id=f"p{i}", created_at="2025-01-01", outcome="won" if won else "lost",
+                         industry=industry, company_size=size, mql_at="2025-01-02" if i % 5 else None,
+                         sal_at="2025-01-03" if i % 5 and i % 3 else None))
+    rows.append(dict(lead_id="open", created_at="2025-01-01", outcome="open", industry="Software",
+                     company_size="large"))
+    return canonical(rows)
+
+
+def test_segment_quality_counts_by_hand():
+    leads = _firmographics()
+    rows = {r["industry"]: r for r in review.segment_quality(leads, "industry")}
+    software = leads[leads["industry"] == "Software"]
+    closed = software[software["outcome"] != "open"]
+    assert rows["Software"]["leads"] == 101 and rows["Software"]["closed"] == 100
+    assert rows["Software"]["won"] == int((closed["outcome"] == "won").sum())
+    assert rows["Software"]["win_rate"] == pytest.approx((closed["outcome"] == "won").mean())
+    mqls = software["mql_at"].notna()
+    assert rows["Software"]["mql_rate"] == pytest.approx(mqls.mean())
+    assert rows["Software"]["acceptance_rate"] == pytest.approx(software["sal_at"].notna().sum() / mqls.sum())
+    assert rows["Software"]["mean_score"] is None
+    with pytest.raises(DataError, match="nope"):
+        review.segment_quality(leads, "nope")
+
+
+def test_buyer_personas_find_the_winning_combination():
+    personas = review.buyer_personas(_firmographics(), ["industry", "company_size"], max_depth=2)
+    best = personas[0]
+    # "company_size is not small" reads as "is large": the only other value
+    assert best["persona"] in {"company_size is large and industry is Software",
+                               "industry is Software and company_size is large"}
+    assert best["leads"] == 50 and best["win_rate"] > 0.7
+    assert sum(p["leads"] for p in personas) == 200  # the open lead is left out
+    assert sum(p["share_of_wins"] for p in personas) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="max_depth"):
+        review.buyer_personas(_firmographics(), ["industry"], max_depth=0)
+    with pytest.raises(ValueError, match="min_leaf_share"):
+        review.buyer_personas(_firmographics(), ["industry"], min_leaf_share=0.9)
+    with pytest.raises(ValueError, match="attributes"):
+        review.buyer_personas(_firmographics(), [])
+    with pytest.raises(DataError, match="nope"):
+        review.buyer_personas(_firmographics(), ["nope"])
+    all_lost = _firmographics().assign(
+        outcome=pd.Categorical(["lost"] * 201, categories=["won", "lost", "open"]))
+    with pytest.raises(DataError, match="both won and lost"):
+        review.buyer_personas(all_lost, ["industry"])
+
+
+def test_grade_grid_counts_closed_leads_by_grade():
+    scored = pd.DataFrame({"fit_grade": ["A", "A", "B", "B", "B"],
+                           "engagement_grade": ["1", "1", "2", "2", "2"],
+                           "outcome": pd.Categorical(["won", "lost", "won", "open", "lost"],
+                                                     categories=["won", "lost", "open"])})
+    grid = review.grade_grid(scored).set_index(["fit_grade", "engagement_grade"])
+    assert grid.loc[("A", "1"), "leads"] == 2 and grid.loc[("A", "1"), "win_rate"] == 0.5
+    assert grid.loc[("B", "2"), "leads"] == 2 and grid.loc[("B", "2"), "won"] == 1
+    with pytest.raises(DataError, match="fit_grade"):
+        review.grade_grid(scored.drop(columns="fit_grade"))
