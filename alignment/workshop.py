@@ -24,7 +24,9 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image as PILImage
 
 from alignment.agreement import load_agreement, make_agreement, save_agreement
 from alignment.config import Config, find_config
@@ -144,8 +146,9 @@ def _team_panel(team: str, start: Proposal) -> TeamPanel:
 class TradeOffFigure:
     """The volume–win-rate curve with both proposals, the feasible zone and the optimum.
 
-    The figure is built once; an update moves the markers and the zone and re-encodes the PNG
-    shown in an ``Image`` widget (no ``clear_output``, so the page does not flicker).
+    The figure is built and drawn once; an update restores that background, draws only the moving
+    artists (markers, zone, constraint lines) and swaps the PNG bytes of an ``Image`` widget (no
+    ``clear_output``, so the page does not flicker).
     """
 
     def __init__(self, engine: ThresholdEngine) -> None:
@@ -179,6 +182,15 @@ class TradeOffFigure:
             ax.set_ylim(0, min(1.0, float(np.nanmax(self._rate[finite])) * 1.08) if finite.any() else 1)
             ax.legend(loc="upper right", fontsize=13, framealpha=0.9)
             self.axes = ax
+        # Blitting: draw the static parts once, then per update only the moving artists on top.
+        self._moving = [self._zone_line, self._min_rate, self._min_volume, *self._markers.values(),
+                        self._optimum]
+        for artist in self._moving:
+            artist.set_animated(True)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.canvas.draw()
+        self.figure.set_layout_engine("none")  # freeze the constrained layout computed by that draw
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="1100px"))
         self.image.add_class("tradeoff-figure")
 
@@ -192,8 +204,13 @@ class TradeOffFigure:
             self._markers[team].set_data([view.mql.leads_per_month], [view.mql.expected_win_rate])
         best = views["marketing"].optimum
         self._optimum.set_data(([best.leads_per_month], [best.expected_win_rate]) if best else ([], []))
+        self.canvas.restore_region(self._background)
+        for artist in self._moving:
+            self.axes.draw_artist(artist)
+        self.axes.draw_artist(self.axes.get_legend())  # keep the legend above the moving lines
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
+        rgb = np.asarray(self.canvas.buffer_rgba())[..., :3]
+        PILImage.fromarray(rgb).save(buffer, format="png", compress_level=1)
         self.image.value = buffer.getvalue()
 
 
