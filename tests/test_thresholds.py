@@ -254,3 +254,20 @@ def test_bad_queries(engine):
 def test_bad_proposals(kwargs):
     with pytest.raises(ValueError):
         Proposal(**kwargs)
+
+
+def test_real_model_folder_matches_brute_force(fitted_model_dir, demo_config):
+    from alignment.config import load_config
+
+    config = load_config(demo_config)
+    engine = ThresholdEngine.from_model_dir(fitted_model_dir, config)
+    validation = pd.read_parquet(fitted_model_dir / "scored_validation.parquet")
+    card = json.loads((fitted_model_dir / "model.json").read_text())
+    assert engine.model_version_ == str(card["version"]) and engine.n_leads_ == len(validation)
+    capacity = config.sales.reps * config.sales.leads_per_rep_per_week
+    for threshold in np.quantile(validation["score"], [0.1, 0.5, 0.8, 0.95]):
+        got = engine.metrics(threshold)
+        want = brute_force(validation, threshold, capacity=capacity, deal_value=engine.deal_value_,
+                           cost=config.sales.cost_per_lead)
+        for name, value in want.items():
+            assert getattr(got, name) == pytest.approx(value, rel=1e-9, nan_ok=True), name
