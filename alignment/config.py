@@ -65,6 +65,15 @@ class SourceConfig(_Section):
     missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING))
     joins: list[JoinSpec] = Field(default_factory=list)
 
+    @field_validator("separator")
+    @classmethod
+    def _one_character(cls, separator: str | None) -> str | None:
+        # "tab" and a literal backslash-t are what people type for a TSV.
+        separator = {"tab": "\t", "\\t": "\t"}.get(separator, separator) if separator else None
+        if separator is not None and len(separator) != 1:
+            raise ValueError(f"the separator must be one character (',', ';', '|' or 'tab'): {separator!r}")
+        return separator
+
 
 class OutcomeConfig(_Section):
     won: list[str] = Field(default_factory=lambda: list(DEFAULT_WON))

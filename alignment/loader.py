@@ -427,7 +427,15 @@ def read_table(
     ------
     DataError
         The file is missing, empty, binary, has a header only, or cannot be parsed.
+    ValueError
+        A parameter is malformed (a separator of several characters, both a table and a query).
     """
+    if separator is not None and len(separator) != 1:
+        raise ValueError(f"separator must be one character, got {separator!r}")
+    if table and query:
+        raise ValueError("give a table or a query, not both")
+    if sheet is not None and not isinstance(sheet, str | int):
+        raise ValueError(f"sheet must be a name or a 0-based number, got {sheet!r}")
     location = str(location)
     label = _label(location)
     if is_url(location):
@@ -1136,7 +1144,13 @@ def load_workspace(config: Config) -> Workspace:
     ------
     DataError, ConfigError
         A structural problem, in one line naming the file, column and row.
+    TypeError
+        ``config`` is not a :class:`~alignment.config.Config` (load it with ``load_config`` first).
     """
+    if not isinstance(config, Config):
+        raise TypeError(
+            f"load_workspace needs a Config (alignment.config.load_config), got {type(config).__name__}"
+        )
     source = config.source
     warnings: list[str] = []
     steps = tqdm(total=4, desc="loading", unit="step", disable=None, leave=False)

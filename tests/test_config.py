@@ -46,6 +46,12 @@ def test_defaults_and_relative_paths(tmp_path):
     assert FAMILIES == ("demographics", "funnel", "interest", "engagement", "activity")
 
 
+@pytest.mark.parametrize("written,separator", [("tab", "\t"), ("\\\\t", "\t"), (";", ";"), ("|", "|")])
+def test_separator_spellings(tmp_path, written, separator):
+    config = load_config(_write(tmp_path, "a.toml", f'[source]\nleads = "x.csv"\nseparator = "{written}"\n'))
+    assert config.source.separator == separator
+
+
 def test_is_url():
     assert is_url("postgresql+psycopg://u:p@localhost/db")
     assert not is_url("leads.csv")
@@ -68,6 +74,7 @@ def test_unknown_section_lists_known_keys(tmp_path):
         ("[scoring]\nhorizon_days = 90\n", "missing key 'source'"),
         ('[source]\nleads = "x.csv"\npreset = "pipedrive"\n', "source.preset"),
         ('[source]\nleads = "x.csv"\n[scoring]\nhorizon_days = 0\n', "scoring.horizon_days"),
+    ('[source]\nleads = "x.csv"\nseparator = ";;"\n', "source.separator.*one character"),
         ('[source]\nleads = "x.csv"\n[scoring]\nmoment = "lunch"\n', "scoring.moment"),
         ('[source]\nleads = "x.csv"\n[service_levels]\nmin_win_rate = 2\n', "service_levels.min_win_rate"),
         ('[source]\nleads = "x.csv"\n[sales]\nreps = 0\n', "sales.reps"),

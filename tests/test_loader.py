@@ -127,6 +127,18 @@ def test_custom_placeholders_replace_the_defaults(tmp_path):
     assert frame["b"].tolist()[0] == "Select" and pd.isna(frame["b"].tolist()[1])
 
 
+def test_read_table_and_load_workspace_reject_malformed_parameters(tmp_path):
+    (tmp_path / "export.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="one character"):
+        read_table(tmp_path / "export.csv", separator=";;")
+    with pytest.raises(ValueError, match="not both"):
+        read_table("sqlite:///x.db", table="leads", query="SELECT 1")
+    with pytest.raises(ValueError, match="sheet must be"):
+        read_table(tmp_path / "export.csv", sheet=1.5)
+    with pytest.raises(TypeError, match="needs a Config"):
+        load_workspace(str(tmp_path / "alignment.toml"))
+
+
 def test_read_table_bad_parameters(tmp_path):
     EXPORT.to_excel(tmp_path / "export.xlsx", index=False, sheet_name="Leads")
     with pytest.raises(DataError, match="did you mean 'Leads'"):
