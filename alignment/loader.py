@@ -690,7 +690,7 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
     elif pd.api.types.is_numeric_dtype(raw.dtype):
         first = raw.first_valid_index()
         raise DataError(
-            f"holds numbers ({raw[first]!r}), not dates",
+            f"holds numbers ({raw[first]}), not dates",
             file=label,
             column=column,
             row=int(first) + offset,
@@ -699,7 +699,8 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
     else:
         text = raw.astype("str") if raw.dtype == object else raw
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-        retry = text.notna() & parsed.isna()
+        # pandas reads "now" and "today" as the clock time: never a recorded date.
+        retry = text.notna() & parsed.isna() & ~text.str.strip().str.lower().isin(["now", "today"])
         if retry.any():
             parsed = parsed.mask(
                 retry, pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)

@@ -224,6 +224,9 @@ def test_timezones_and_mixed_date_formats_become_naive_utc(tmp_path):
         encoding="utf-8",
     )
     leads = _load(tmp_path, '[source]\nleads = "leads.csv"\n').leads
+    (tmp_path / "clock.csv").write_text("outcome,created_at\nwon,2024-01-01\nlost,today\n", encoding="utf-8")
+    with pytest.raises(DataError, match="'today' is not a date"):
+        load_workspace(parse_config({"source": {"leads": str(tmp_path / "clock.csv")}}))
     assert leads["created_at"].tolist() == [
         pd.Timestamp("2024-01-02 08:00"),
         pd.Timestamp("2024-01-03"),
