@@ -700,7 +700,9 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
         text = raw.astype("str") if raw.dtype == object else raw
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         # pandas reads "now" and "today" as the clock time: never a recorded date.
-        retry = text.notna() & parsed.isna() & ~text.str.strip().str.lower().isin(["now", "today"])
+        clock = text.str.strip().str.lower().isin(["now", "today"])
+        parsed = parsed.mask(clock)
+        retry = text.notna() & parsed.isna() & ~clock
         if retry.any():
             parsed = parsed.mask(
                 retry, pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
