@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -196,9 +197,12 @@ def start_workshop_server(config_path: str | Path | None, model_dir: str | Path 
 def run_workshop(config_path: str | Path | None, model_dir: str | Path | None, port: int = 8866) -> None:
     """``alignment workshop``: serve until Ctrl-C, printing the URL once it answers."""
     server = WorkshopServer(config_path, model_dir, port=port)
+    # A plain `kill` must stop Voilà and its kernels too, not orphan them.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.start()
         click.echo(f"Workshop: {server.url}  (model {server.check()[1]}; Ctrl-C to stop)")
         server.process.wait()
     finally:
         server.stop()
+        signal.signal(signal.SIGTERM, previous)
