@@ -491,7 +491,7 @@ def _as_key(series: pd.Series) -> pd.Series:
 
 def _apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[str]) -> pd.DataFrame:
     for join in config.source.joins:
-        location = _resolve(config, join.path)
+        location = resolve_location(config, join.path)
         right = read_table(
             location, table=join.table, query=join.query, missing_values=config.source.missing_values
         )
@@ -544,7 +544,7 @@ def _activity_headers(config: Config) -> set[str]:
     """The activities table's own headers (a [mapping] entry may be meant for it)."""
     if not config.source.activities:
         return set()
-    location = _resolve(config, config.source.activities)
+    location = resolve_location(config, config.source.activities)
     path = Path(location)
     try:
         if not is_url(location) and (path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir()):
@@ -565,7 +565,13 @@ def _activity_headers(config: Config) -> set[str]:
         return set()  # its own problems are reported when it is loaded
 
 
-def _apply_mapping(frame: pd.DataFrame, config: Config, label: str) -> pd.DataFrame:
+def apply_mapping(frame: pd.DataFrame, config: Config, label: str) -> pd.DataFrame:
+    """Rename export headers to contract columns: the preset, then the config ``[mapping]`` (which wins).
+
+    Contract columns spelled another way (``Created At``) are recognised too. A ``[mapping]``
+    header in neither this table nor the activities table, or two columns ending up with one
+    name, raise :class:`DataError`.
+    """
     headers = [str(c) for c in frame.columns]
     absent = [h for h in config.mapping if h not in frame.columns]
     if absent:
@@ -626,7 +632,9 @@ def _outcome_lookup(config: Config) -> dict[str, str]:
     return lookup
 
 
-def _map_outcome(raw: pd.Series, config: Config, label: str, offset: int) -> pd.Series:
+def _map_outcome(
+    raw: pd.Series, config: Config, label: str, offset: int, *, history: bool = True
+) -> pd.Series:
     lookup = _outcome_lookup(config)
     if pd.api.types.is_bool_dtype(raw.dtype):
         keys = raw.map({True: "true", False: "false"})
@@ -660,6 +668,8 @@ def _map_outcome(raw: pd.Series, config: Config, label: str, offset: int) -> pd.
             hint="add each to the won, lost or open list under [outcome] in the config",
         )
     outcome = pd.Series(pd.Categorical(mapped, dtype=contract.OUTCOME_DTYPE), index=raw.index)
+    if not history:
+        return outcome
     counts = outcome.value_counts()
     present = counts[counts > 0]
     if len(present) == 1:
@@ -864,6 +874,8 @@ def conform_leads(
     config: Config,
     label: str | None = None,
     row_offset: int | None = None,
+    *,
+    history: bool = True,
 ) -> tuple[pd.DataFrame, list[str], dict[str, pd.Index]]:
     """Map a raw leads table onto the contract.
 
@@ -877,6 +889,10 @@ def conform_leads(
         The name of the source in messages (default ``raw.attrs["source"]``).
     row_offset : int, optional
         Index -> row number a person sees (default ``raw.attrs["row_offset"]``, else 2).
+    history : bool
+        True (default) for a history to learn from: an outcome column with won and not-won
+        leads is required. False for new leads to score: a missing outcome means all open,
+        and any mix of outcomes (all open, say) is accepted.
 
     Returns
     -------
@@ -890,7 +906,9 @@ def conform_leads(
     offset = raw.attrs.get("row_offset", 2) if row_offset is None else row_offset
     warnings: list[str] = []
     excluded: dict[str, pd.Index] = {}
-    leads = _apply_mapping(raw, config, label)
+    leads = apply_mapping(raw, config, label)
+    if "outcome" not in leads.columns and not history:
+        leads["outcome"] = "open"
     if "outcome" not in leads.columns:
         candidates = [
             c
@@ -908,7 +926,7 @@ def conform_leads(
             column="outcome",
             hint=hint + ", or use a preset (--preset hubspot|salesforce)",
         )
-    leads["outcome"] = _map_outcome(leads["outcome"], config, label, offset)
+    leads["outcome"] = _map_outcome(leads["outcome"], config, label, offset, history=history)
     numbered = "lead_id" not in leads.columns
     leads["lead_id"] = _lead_ids(leads, label, offset)
     for column in contract.TIMESTAMP_COLUMNS:
@@ -1070,7 +1088,7 @@ def load_truth(location: str) -> tuple[pd.DataFrame, dict | None]:
 # --- the workspace ----------------------------------------------------------------------------
 
 
-def _resolve(config: Config, location: str) -> str:
+def resolve_location(config: Config, location: str) -> str:
     """Like ``Config.resolve``, and a relative ``sqlite:///file.db`` also resolves against the workspace."""
     resolved = config.resolve(location)
     database = _sqlite_file(resolved) if is_url(resolved) else None
@@ -1158,7 +1176,7 @@ def load_workspace(config: Config) -> Workspace:
     warnings: list[str] = []
     steps = tqdm(total=4, desc="loading", unit="step", disable=None, leave=False)
     try:
-        location = _resolve(config, source.leads)
+        location = resolve_location(config, source.leads)
         raw = read_table(
             location,
             separator=source.separator,
@@ -1177,12 +1195,12 @@ def load_workspace(config: Config) -> Workspace:
         activities = None
         if source.activities:
             activities = load_activities(
-                _resolve(config, source.activities), config, leads["lead_id"], warnings
+                resolve_location(config, source.activities), config, leads["lead_id"], warnings
             )
         steps.update()
         truth = effects = None
         if source.truth:
-            truth, effects = load_truth(_resolve(config, source.truth))
+            truth, effects = load_truth(resolve_location(config, source.truth))
         steps.update()
     finally:
         steps.close()
@@ -1206,3 +1224,8 @@ def load_workspace(config: Config) -> Workspace:
         guessed_families=guessed,
         notes=notes,
     )
+
+
+# Earlier private names, still used by alignment.model.
+_apply_mapping = apply_mapping
+_resolve = resolve_location

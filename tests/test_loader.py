@@ -19,6 +19,7 @@ from alignment.config import parse_config
 from alignment.exceptions import DataError
 from alignment.loader import (
     Workspace,
+    conform_leads,
     detect_encoding,
     guess_family,
     load_workspace,
@@ -216,6 +217,22 @@ def test_attributes_and_outcome_only_export_loads(tmp_path):
     assert pd.isna(workspace.as_of)
     assert any("numbered by row" in note for note in workspace.notes)
     assert any("no created_at" in note for note in workspace.notes)
+
+
+def test_new_leads_to_score_need_no_history(tmp_path):
+    (tmp_path / "new.csv").write_text("id,industry\nN1,Retail\nN2,Software\n", encoding="utf-8")
+    config = parse_config({"source": {"leads": "x.csv"}, "mapping": {"id": "lead_id"}})
+    raw = read_table(tmp_path / "new.csv")
+    with pytest.raises(DataError, match="no outcome column"):
+        conform_leads(raw, config)
+    leads, _, _ = conform_leads(raw, config, history=False)
+    assert leads["lead_id"].tolist() == ["N1", "N2"] and leads["outcome"].tolist() == ["open", "open"]
+    (tmp_path / "open.csv").write_text("outcome\nopen\nnew\n", encoding="utf-8")
+    plain = parse_config({"source": {"leads": "x.csv"}})
+    assert conform_leads(read_table(tmp_path / "open.csv"), plain, history=False)[0]["outcome"].tolist() == [
+        "open",
+        "open",
+    ]
 
 
 def test_timezones_and_mixed_date_formats_become_naive_utc(tmp_path):
