@@ -165,6 +165,87 @@ def review_month(config_path: str | Path | None, month: str | None = None,
                        baseline_scores=baseline)
 
 
+@dataclass
+class ScoredWindow:
+    """The leads of a window of months, scored, for analysts (notebook 04).
+
+    Attributes
+    ----------
+    leads : DataFrame
+        Leads whose scoring moment falls in the window, with ``score, probability, grade, fit_grade,
+        engagement_grade`` joined; contact details and the columns the config ignores are dropped.
+    first, last : str
+        The window, ``YYYY-MM``.
+    mature : bool
+        True when every lead's horizon has passed (win rates are final).
+    demographics : list of str
+        The config's demographics family present in the leads (for buyer personas).
+    as_of : Timestamp
+        The export moment.
+    horizon_days : int
+        The label horizon of the config (wins count within it).
+    """
+
+    leads: pd.DataFrame
+    first: str
+    last: str
+    mature: bool
+    demographics: list[str]
+    as_of: pd.Timestamp
+    horizon_days: int
+
+
+def last_mature_month(as_of: pd.Timestamp, horizon_days: int) -> str:
+    """The last month whose leads have all had ``horizon_days`` to close by ``as_of``."""
+    return str((pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days) + pd.Timedelta(seconds=1))
+               .to_period("M") - 1)
+
+
+def scored_window(config_path: str | Path | None, model_dir: str | Path | None = None,
+                  last_month: str | None = None, months: int = 12) -> ScoredWindow:
+    """Load the workspace and the scale and score the leads of ``months`` months ending at ``last_month``.
+
+    Parameters
+    ----------
+    config_path : str or Path, optional
+        The workspace config.
+    model_dir : str or Path, optional
+        The model folder (default: the config's).
+    last_month : str, optional
+        ``YYYY-MM``; default the last month old enough for every lead's horizon to have passed, so that
+        win rates are final rather than wins-so-far.
+    months : int
+        Length of the window.
+    """
+    from alignment.config import find_config
+    from alignment.loader import load_workspace
+    from alignment.model import load_model
+
+    if months < 1:
+        raise ValueError(f"months must be >= 1, got {months}")
+    config = find_config(config_path)
+    workspace = load_workspace(config)
+    model = load_model(Path(model_dir) if model_dir else config.model_dir)
+    horizon = config.scoring.horizon_days
+    last = review.month_period(last_month or last_mature_month(workspace.as_of, horizon))
+    first = last - (months - 1)
+    scores = _score_window(workspace, model, config, first, last)
+    at = review.scoring_moment(workspace.leads, config.scoring.moment, config.scoring.days_after_created)
+    in_window = (at >= first.start_time) & (at < (last + 1).start_time)
+    leads = workspace.leads[in_window].assign(scored_at=at[in_window])
+    private = set(config.families.ignore) - {"lead_id"}
+    private |= {c for c in leads.columns if any(h in c.lower() for h in PII_HINTS)}
+    leads = leads.drop(columns=sorted(private & set(leads.columns)))
+    keep = [c for c in ("lead_id", "score", "probability", "grade", "fit_grade", "engagement_grade")
+            if c in scores.columns]
+    leads = leads.merge(scores[keep], on="lead_id", how="inner", validate="one_to_one")
+    latest = at[in_window].max()
+    mature = bool(len(leads)) and bool(latest + pd.Timedelta(days=horizon) <= workspace.as_of)
+    demographics = [c for c in config.families.demographics if c in leads.columns]
+    return ScoredWindow(leads=leads, first=str(first), last=str(last), mature=mature,
+                        demographics=demographics, as_of=workspace.as_of, horizon_days=horizon)
+
+
 def _coverage_hint(leads: pd.DataFrame) -> str:
     months = months_with_data(leads)
     return f"the data covers {months[0]} to {months[-1]}" if months else "the data has no dated leads"

@@ -101,28 +101,14 @@ PLANTED_CAMPAIGN = "Giveaway Blitz"
 
 
 @pytest.fixture(scope="module")
-def model_dir(request, tmp_path_factory) -> Path:
-    """The demo's fitted scale: the shared fixture when conftest has it, else a real fit of the demo."""
-    try:
-        return Path(request.getfixturevalue("fitted_model_dir"))
-    except pytest.FixtureLookupError:
-        from alignment.model import fit_model
-
-        demo_config = request.getfixturevalue("demo_config")
-        out = tmp_path_factory.mktemp("review-model") / "model"
-        fit_model(demo_config, out=out, progress=False)
-        return out
-
-
-@pytest.fixture(scope="module")
-def workspace(demo_dir, model_dir, tmp_path_factory) -> Path:
+def workspace(demo_dir, fitted_model_dir, tmp_path_factory) -> Path:
     """A private copy of the demo workspace (the demo folder is shared, read-only) with the fitted scale."""
     import shutil
 
     root = tmp_path_factory.mktemp("review") / "workspace"
     shutil.copytree(demo_dir, root)
     shutil.rmtree(root / "model", ignore_errors=True)
-    shutil.copytree(model_dir, root / "model")
+    shutil.copytree(fitted_model_dir, root / "model")
     return root
 
 
