@@ -222,7 +222,9 @@ class ThresholdEngine:
         Volume, win rates, workload and expected value at every grid threshold.
     grades_ : list of str
     grade_cutoffs_ : dict
-        ``{"fit": {"A": lowest fit score in A, ...}, "engagement": {"1": ..., ...}}``.
+        Lowest sub-score of each grade, ``{"fit": {"A": 67.0, ..., "D": 0.0}, "engagement": {"1": ...}}``:
+        from the model card (``scale.grade_cutoffs``) with :meth:`from_model_dir`, else the lowest
+        sub-score seen in each grade of the hold-out.
     model_version_ : str or None
     """
 
@@ -261,7 +263,8 @@ class ThresholdEngine:
                 raise ModelError("model folder is incomplete: file missing", file=str(path),
                                  hint="run `alignment fit` to write the model folder")
         try:
-            version = json.loads(card_path.read_text(encoding="utf-8")).get("version")
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            version = card.get("version")
         except (json.JSONDecodeError, AttributeError) as exc:
             raise ModelError(f"model card is not valid JSON ({exc})", file=str(card_path),
                              hint="run `alignment fit` again") from None
@@ -275,6 +278,9 @@ class ThresholdEngine:
                      won_deal_value=sales.won_deal_value, cost_per_lead=sales.cost_per_lead)
         engine.fit(validation, source=str(scored))
         engine.model_version_ = None if version is None else str(version)
+        card_cutoffs = _card_grade_cutoffs(card)
+        if card_cutoffs:
+            engine.grade_cutoffs_ = card_cutoffs
         return engine
 
     def _check_params(self) -> None:
@@ -565,6 +571,19 @@ class ThresholdEngine:
     def _meets(self, m: ThresholdMetrics, min_mql_per_month: float, min_win_rate: float) -> bool:
         return bool(m.leads > 0 and m.leads_per_month >= min_mql_per_month
                     and m.expected_win_rate >= min_win_rate and m.capacity_used <= 1)
+
+
+def _card_grade_cutoffs(card: dict) -> dict[str, dict[str, float]]:
+    """The model card's grade cut-offs (``scale.grade_cutoffs``: lists, worst to best) as the lowest
+    sub-score of each grade, best grade first; empty when the card has none."""
+    raw = (card.get("scale") or {}).get("grade_cutoffs") or {}
+    cutoffs: dict[str, dict[str, float]] = {}
+    for kind, names in (("fit", "ABCD"), ("engagement", "1234")):
+        edges = raw.get(kind)
+        if isinstance(edges, list) and len(edges) == len(names) - 1:
+            lows = [float(e) for e in reversed(edges)] + [0.0]
+            cutoffs[kind] = dict(zip(names, lows, strict=True))
+    return cutoffs
 
 
 def synthetic_scored_validation(n_leads: int, seed: int = 0, months: int = 6) -> pd.DataFrame:

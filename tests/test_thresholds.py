@@ -271,3 +271,17 @@ def test_real_model_folder_matches_brute_force(fitted_model_dir, demo_config):
                            cost=config.sales.cost_per_lead)
         for name, value in want.items():
             assert getattr(got, name) == pytest.approx(value, rel=1e-9, nan_ok=True), name
+
+
+def test_grade_cutoffs_from_the_model_card(fitted_model_dir, demo_config):
+    from alignment.config import load_config
+
+    engine = ThresholdEngine.from_model_dir(fitted_model_dir, load_config(demo_config))
+    card = json.loads((fitted_model_dir / "model.json").read_text())
+    fit_edges = card["scale"]["grade_cutoffs"]["fit"]
+    assert engine.grade_cutoffs_["fit"] == {"A": fit_edges[2], "B": fit_edges[1], "C": fit_edges[0], "D": 0.0}
+    validation = pd.read_parquet(fitted_model_dir / "scored_validation.parquet")
+    in_a = validation[validation["fit_grade"] == "A"]
+    assert (in_a["fit_score"] >= engine.grade_cutoffs_["fit"]["A"]).all()
+    in_b = validation.loc[validation["fit_grade"] == "B", "fit_score"]
+    assert (in_b < engine.grade_cutoffs_["fit"]["A"]).all()
