@@ -48,6 +48,8 @@ FULL_LEADS = 1_000_000
 QUICK_LEADS = 20_000
 DEFAULT_SEED = 7
 THRESHOLD_UPDATES = 200
+COMMAND_TIMEOUT = 1200
+"""Seconds after which a measured command is killed (20× the 60 s targets): the runner always completes."""
 
 SECTIONS = ("machine", "demo_data", "fit", "features", "optbinning", "thresholds", "workshop", "report")
 
@@ -160,7 +162,17 @@ class _TreeMemorySampler(threading.Thread):
         self.join()
 
 
-def measure_command(command: Sequence[str], log_path: Path, *, cwd: Path | None = None) -> ProcessMeasure:
+def _kill_tree(pid: int) -> None:
+    """Kill a process and every process it started (children first)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        root = psutil.Process(pid)
+        for process in [*root.children(recursive=True), root]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+
+
+def measure_command(command: Sequence[str], log_path: Path, *, cwd: Path | None = None,
+                    timeout: float | None = None) -> ProcessMeasure:
     """Run ``command`` as a child process; measure its wall time and peak memory.
 
     Peak memory is the larger of the kernel's peak RSS for the child (``wait4``'s ``ru_maxrss``, exact but per
@@ -174,11 +186,15 @@ def measure_command(command: Sequence[str], log_path: Path, *, cwd: Path | None 
         Where the child's stdout and stderr go.
     cwd : Path, optional
         Working folder of the child.
+    timeout : float, optional
+        Seconds after which the child and everything it started are killed (``TimeoutError``).
 
     Returns
     -------
     ProcessMeasure
     """
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"timeout must be positive, got {timeout}")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "w") as log:
@@ -186,16 +202,29 @@ def measure_command(command: Sequence[str], log_path: Path, *, cwd: Path | None 
         process = subprocess.Popen(list(command), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
         sampler = _TreeMemorySampler(process.pid)
         sampler.start()
+        timed_out = threading.Event()
+
+        def on_timeout() -> None:
+            timed_out.set()
+            _kill_tree(process.pid)
+
+        timer = threading.Timer(timeout, on_timeout) if timeout else None
+        if timer:
+            timer.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
         except BaseException:
-            process.kill()
+            _kill_tree(process.pid)
             process.wait()
-            sampler.stop()
             raise
+        finally:
+            if timer:
+                timer.cancel()
+            sampler.stop()
         seconds = time.perf_counter() - start
-        sampler.stop()
     process.returncode = os.waitstatus_to_exitcode(status)
+    if timed_out.is_set():
+        raise TimeoutError(f"{' '.join(command[:4])} ... was killed after {timeout:.0f} s (log: {log_path})")
     peak_mib = max(usage.ru_maxrss / 1024, sampler.peak_bytes / 2**20)  # ru_maxrss is in KiB on Linux
     return ProcessMeasure(seconds=seconds, peak_mib=peak_mib, returncode=process.returncode,
                           log_path=log_path)
@@ -308,7 +337,7 @@ def ensure_demo(ctx: BenchContext) -> tuple[Path, dict[str, Any]]:
     measure = measure_command(
         alignment_command("demo-data", "--leads", str(ctx.n_leads), "--seed", str(ctx.seed), "--format",
                           "parquet", "--out", str(demo_dir)),
-        ctx.log_dir / f"demo-data-{ctx.label}.log",
+        ctx.log_dir / f"demo-data-{ctx.label}.log", timeout=COMMAND_TIMEOUT,
     )
     if measure.returncode != 0:
         raise RuntimeError(f"alignment demo-data exited {measure.returncode}: {measure.last_line()}")
@@ -373,7 +402,7 @@ def section_fit(ctx: BenchContext) -> dict[str, Any]:
     if model_dir.exists():
         shutil.rmtree(model_dir)  # the runner's own previous fit, in its own cache
     measure = measure_command(alignment_command("fit", "--config", str(config_path)),
-                              ctx.log_dir / f"fit-{ctx.label}.log")
+                              ctx.log_dir / f"fit-{ctx.label}.log", timeout=COMMAND_TIMEOUT)
     if measure.returncode != 0:
         raise RuntimeError(f"alignment fit exited {measure.returncode}: {measure.last_line()}")
     ctx.model_dir = model_dir
@@ -509,7 +538,7 @@ def section_report(ctx: BenchContext) -> dict[str, Any]:
     if reports_dir.exists():
         shutil.rmtree(reports_dir)  # the runner's own earlier render, so every run renders from scratch
     measure = measure_command(alignment_command("report", "--config", str(config_path)),
-                              ctx.log_dir / f"report-{ctx.label}.log")
+                              ctx.log_dir / f"report-{ctx.label}.log", timeout=COMMAND_TIMEOUT)
     if measure.returncode != 0:
         raise RuntimeError(f"alignment report exited {measure.returncode}: {measure.last_line()}")
     rendered = sorted(reports_dir.glob("*/review.html"), key=lambda p: p.stat().st_mtime)
@@ -641,7 +670,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")  # keys in the order measured
     os.replace(tmp, path)
 
 

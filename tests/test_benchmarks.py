@@ -242,3 +242,14 @@ def test_profile_command_writes_the_hottest_functions(tmp_path):
 def test_profile_command_refuses_a_command_without_a_module(tmp_path):
     with pytest.raises(ValueError, match="python -m module"):
         run.profile_command("x", [sys.executable, "script.py"], tmp_path)
+
+
+def test_measure_command_kills_a_child_that_runs_past_its_timeout(tmp_path):
+    with pytest.raises(TimeoutError, match="killed after"):
+        run.measure_command([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "log.txt",
+                            timeout=1)
+
+
+def test_measure_command_refuses_a_non_positive_timeout(tmp_path):
+    with pytest.raises(ValueError, match="timeout"):
+        run.measure_command([sys.executable, "-c", "pass"], tmp_path / "log.txt", timeout=0)
