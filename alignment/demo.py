@@ -58,7 +58,7 @@ PLANTED_MONTHS = 3
 """The planted change covers the last this-many months of the history."""
 PLANTED_CAMPAIGN = "Giveaway Blitz"
 PLANTED_SOURCE = "Paid Social"
-PLANTED_EXTRA_VOLUME = 0.35
+PLANTED_EXTRA_VOLUME = 0.5
 """During the planted months the giveaway adds this share on top of the usual lead volume."""
 CSV_MAX_LEADS = 100_000
 """Default leads format: CSV up to this many leads, Parquet above."""
@@ -103,12 +103,7 @@ COMPANY_SIZES = {
     "5000+": (0.08, 0.61),
 }
 PLANTED_COMPANY_SIZE_SHARES = {
-    "1-10": 0.26,
-    "11-50": 0.29,
-    "51-200": 0.20,
-    "201-1000": 0.13,
-    "1001-5000": 0.07,
-    "5000+": 0.05,
+    "1-10": 0.30, "11-50": 0.30, "51-200": 0.18, "201-1000": 0.12, "1001-5000": 0.06, "5000+": 0.04,
 }
 COUNTRIES = {
     "United States": (0.35, 0.20),
@@ -131,12 +126,8 @@ SENIORITIES = {
     "Entry level": (0.12, -1.01),
 }
 PLANTED_SENIORITY_SHARES = {
-    "C-level": 0.05,
-    "VP": 0.07,
-    "Director": 0.12,
-    "Manager": 0.21,
-    "Individual contributor": 0.32,
-    "Entry level": 0.23,
+    "C-level": 0.04, "VP": 0.06, "Director": 0.10, "Manager": 0.20, "Individual contributor": 0.33,
+    "Entry level": 0.27,
 }
 JOB_FUNCTIONS = {
     "Marketing": (0.20, 0.30),
