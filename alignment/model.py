@@ -487,7 +487,10 @@ def fit_model(config: Config | str | os.PathLike, *, out: str | os.PathLike | No
     seed = config.scoring.seed
     bar = tqdm(total=8, desc="fit", unit="step", disable=not progress)
     try:
-        return _fit(config, out, seed, bar, progress)
+        # Single-threaded BLAS/OpenMP: on a shared 2-core machine the libraries' thread pools spin
+        # against each other and the other processes (measured 4-10x slower than one thread).
+        with threadpool_limits(limits=1):
+            return _fit(config, out, seed, bar, progress)
     finally:
         bar.close()
 
@@ -591,8 +594,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     challenger = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, l2_regularization=1.0,
                                                 early_stopping=True, categorical_features="from_dtype",
                                                 random_state=seed)
-    # One thread: on a shared machine OpenMP threads of the booster spin against each other (10x slower).
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with threadpool_limits(limits=1):
         challenger.fit(C_train, y_train[challenger_rows])
         challenger_cal = CalibratedClassifierCV(FrozenEstimator(challenger), method=CALIBRATION_METHOD).fit(
             _challenger_frame(X_cal, categories)[0], y_cal)
@@ -617,7 +619,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
         true_p = truth.reindex(windows["validation"]).to_numpy(dtype=float)
         if not np.isnan(true_p).any():
             results["oracle"] = _scorer_metrics(y_val, true_p, true_p, seed)
-    train_frame = card.score_frame(X_train)
+    train_frame = card.score_frame(X_train, n_reasons=0)
     top = _top_grades(train_frame, y_train)
 
     val_leads = leads.loc[windows["validation"]]

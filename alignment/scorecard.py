@@ -207,7 +207,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         Number of regularization strengths tried by cross-validation.
     cv : int, default 5
         Cross-validation folds (stratified, shuffled with ``random_state``).
-    cv_max_rows : int, default 100_000
+    cv_max_rows : int, default 50_000
         The strength is chosen on a seeded stratified subsample of at most this
         many rows; the final model is refitted on all rows at that strength.
     n_boot : int, default 50
@@ -242,7 +242,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
 
     def __init__(self, families: dict | None = None, monotone: dict | None = None, max_bins: int = 8,
                  min_band_share: float = 0.01, min_category_share: float = 0.01,
-                 min_category_count: int = 30, Cs: int = 8, cv: int = 5, cv_max_rows: int = 100_000,
+                 min_category_count: int = 30, Cs: int = 8, cv: int = 5, cv_max_rows: int = 50_000,
                  n_boot: int = 50, boot_max_rows: int = 50_000, random_state: int = 0,
                  progress: bool = False) -> None:
         self.families = families
@@ -375,7 +375,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         self.C_ = self._choose_strength(np.column_stack([woe[n][codes[n]] for n in names]), y, rng)
         while True:
             design = np.column_stack([woe[n][codes[n]] for n in names])
-            model = LogisticRegression(C=self.C_, max_iter=1000).fit(design, y)
+            model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200).fit(design, y)
             negative = [n for n, b in zip(names, model.coef_[0], strict=True) if b < 0]
             if not negative:
                 break
@@ -420,8 +420,9 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             raise ModelError(f"fewer than {self.cv} wins or losses in the training window; "
                              "cross-validation cannot choose the regularization")
         folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
-        search = LogisticRegressionCV(Cs=self.Cs, cv=folds, scoring="neg_log_loss", max_iter=1000,
-                                      l1_ratios=(0.0,), use_legacy_attributes=False)
+        # Newton steps suit many rows and few (WoE) columns: a handful of iterations per fit.
+        search = LogisticRegressionCV(Cs=self.Cs, cv=folds, scoring="neg_log_loss", solver="newton-cholesky",
+                                      max_iter=200, l1_ratios=(0.0,), use_legacy_attributes=False)
         search.fit(design[rows], y[rows])
         return float(np.ravel(search.C_)[0])
 
