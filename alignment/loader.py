@@ -39,7 +39,9 @@ EXAMPLE_ROWS = 5
 """How many example rows a warning names."""
 RARE_VARIANT_SHARE = 0.05
 """A spelling is a rare variant when it has at most this share of the rows of the spelling it resembles."""
-VARIANT_SIMILARITY = 0.85
+VARIANT_SIMILARITY = 0.8
+NO_TYPO_CHECK = ("owner",)
+"""People's names: two reps with similar names are two reps."""
 MAX_CATEGORIES_CHECKED = 500
 NUMBER_PROBE = 200
 
@@ -779,6 +781,26 @@ def _lead_ids(leads: pd.DataFrame, label: str, offset: int) -> pd.Series:
     return ids.astype("str")
 
 
+def is_misspelling(rare: str, common: str) -> bool:
+    """True when ``rare`` differs from ``common`` by a typo in one word (``Sofware`` / ``Software``).
+
+    The words must line up one for one and differ in exactly one, of at least 4 letters and
+    no digits, with a :class:`difflib.SequenceMatcher` ratio of at least ``VARIANT_SIMILARITY``.
+    So ``Webinar A`` / ``Webinar B`` and ``Webinar 2024-03`` / ``Webinar 2024-04`` are
+    different labels, not typos.
+    """
+    rare_words, common_words = rare.lower().split(), common.lower().split()
+    if len(rare_words) != len(common_words):
+        return False
+    differing = [(a, b) for a, b in zip(rare_words, common_words, strict=True) if a != b]
+    if len(differing) != 1:
+        return False
+    a, b = differing[0]
+    if min(len(a), len(b)) < 4 or any(ch.isdigit() for ch in a + b):
+        return False
+    return difflib.SequenceMatcher(None, a, b).ratio() >= VARIANT_SIMILARITY
+
+
 def _unify_spellings(
     leads: pd.DataFrame,
     columns: list[str],
@@ -787,7 +809,7 @@ def _unify_spellings(
     warnings: list[str],
     excluded: dict[str, pd.Index],
 ) -> pd.DataFrame:
-    """Case/space variants are merged into the commonest spelling; rare near-duplicates are flagged."""
+    """Case/space/punctuation variants are merged into the commonest spelling; rare typos are flagged."""
     flagged: list[pd.Index] = []
     for column in columns:
         series = leads[column]
@@ -796,7 +818,7 @@ def _unify_spellings(
         counts = series.value_counts()
         if len(counts) < 2 or len(counts) > MAX_CATEGORIES_CHECKED:
             continue
-        folded = pd.Series(counts.index.str.lower().str.replace(r"\s+", " ", regex=True), index=counts.index)
+        folded = counts.index.str.lower().str.replace(r"[\s\-_./]+", "", regex=True)
         canonical = {}
         for _, group in counts.groupby(folded.values, sort=False):
             if len(group) > 1:
@@ -806,27 +828,19 @@ def _unify_spellings(
             n_rows = int(series.isin(list(canonical)).sum())
             merged = "; ".join(f"'{a}' → '{b}'" for a, b in list(canonical.items())[:4])
             warnings.append(
-                f"{label}, column '{column}': {n_rows:,} value(s) differing only in case or spaces "
-                f"were merged into the commonest spelling ({merged})"
+                f"{label}, column '{column}': {n_rows:,} value(s) differing only in case, spaces or "
+                f"punctuation were merged into the commonest spelling ({merged})"
             )
             series = series.replace(canonical)
             counts = series.value_counts()
-        values = list(counts.index)
-        digits = {v: re.sub(r"\D", "", v) for v in values}  # "Webinar 2024-03" is no variant of "... 2024-04"
-        for value in values:
-            bigger = [
-                v
-                for v in values
-                if counts[v] * RARE_VARIANT_SHARE >= counts[value]
-                and v != value
-                and digits[v] == digits[value]
-            ]
-            close = difflib.get_close_matches(
-                value.lower(), [v.lower() for v in bigger], n=1, cutoff=VARIANT_SIMILARITY
-            )
-            if len(value) < 4 or not close:
+        if column in NO_TYPO_CHECK:
+            leads[column] = series
+            continue
+        for value, count in counts.items():
+            common = [v for v, n in counts.items() if n * RARE_VARIANT_SHARE >= count and v != value]
+            target = next((v for v in common if is_misspelling(value, v)), None)
+            if target is None:
                 continue
-            target = next(v for v in bigger if v.lower() == close[0])
             rows = leads.index[series == value]
             warnings.append(
                 f"{label}, column '{column}': '{value}' ({len(rows):,} row(s), e.g. rows "

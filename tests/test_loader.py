@@ -22,6 +22,7 @@ from alignment.loader import (
     conform_leads,
     detect_encoding,
     guess_family,
+    is_misspelling,
     load_workspace,
     read_table,
     sniff_separator,
@@ -469,6 +470,36 @@ def test_quality_problems_are_warnings_and_exclusions(tmp_path):
     text = "\n".join(workspace.warnings)
     assert "1 leads with a funnel stage is dated before" in text and "rows 4" in text
     assert "'Sofware' (1 row(s), e.g. rows 22) looks like a misspelling of 'Software' (39 rows)" in text
+
+
+@pytest.mark.parametrize(
+    "rare,common,expected",
+    [
+        ("Sofware", "Software", True),
+        ("Retial", "Retail", True),
+        ("Helathcare Services", "Healthcare Services", True),
+        ("Webinar A", "Webinar B", False),
+        ("Webinar 2024-03", "Webinar 2024-04", False),
+        ("Spring Promo", "Spring Promo B", False),
+        ("Bank", "Bunk", False),
+        ("Hardware", "Software", False),
+    ],
+)
+def test_is_misspelling(rare, common, expected):
+    assert is_misspelling(rare, common) is expected
+
+
+def test_punctuation_variants_merge_and_owners_are_not_typos(tmp_path):
+    rows = ["lead_id,outcome,industry,owner,campaign"]
+    rows += [f"{i},{'won' if i % 3 else 'lost'},E-Commerce,Anne Smith,Webinar A" for i in range(1, 41)]
+    rows += ["41,lost,ecommerce,Anna Smith,Webinar B", "42,won,e commerce,Anne Smith,Webinar A"]
+    (tmp_path / "leads.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    workspace = _load(tmp_path, '[source]\nleads = "leads.csv"\n')
+    leads = workspace.leads
+    assert set(leads["industry"]) == {"E-Commerce"}
+    assert set(leads["owner"]) == {"Anne Smith", "Anna Smith"}
+    assert set(leads["campaign"]) == {"Webinar A", "Webinar B"}
+    assert "spelling_variant" not in workspace.excluded
 
 
 def test_quality_warnings_exit_0_through_the_cli(tmp_path, monkeypatch):
