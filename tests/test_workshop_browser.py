@@ -54,13 +54,15 @@ def test_panels_show_the_engine_numbers(workspace):
     assert isinstance(workshop, Workshop)
     engine = engine_for(workspace)
     panel = workshop.panels["marketing"]
+    sales_before = workshop.views["sales"]
     panel.mql.value = 47
     m = engine.metrics(47)
     assert f'data-value="{m.leads_per_month!r}">{format_count(m.leads_per_month)}<' in panel.numbers.value
     assert f'data-value="{m.expected_win_rate!r}">{format_rate(m.expected_win_rate)}<' in panel.numbers.value
     assert workshop.views["marketing"].mql == m
-    # The sales panel did not move.
-    assert workshop.views["sales"].proposal.mql != 47 or workshop.panels["sales"].mql.value == 47
+    # The sales panel did not move, and its numbers are its own.
+    assert workshop.views["sales"].proposal == sales_before.proposal
+    assert workshop.views["sales"].mql == engine.metrics(workshop.panels["sales"].mql.value)
 
 
 def test_thresholds_stay_ordered(workspace):
@@ -132,6 +134,20 @@ def test_voila_command_is_locked_down():
     for flag in ("--Voila.ip=127.0.0.1", "--strip_sources=True", "--show_tracebacks=False", "--no-browser",
                  "--port=9999"):
         assert flag in command
+
+
+def test_kernel_falls_back_to_this_interpreter(tmp_path, monkeypatch):
+    import sys
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from alignment.serve import _kernel_path
+
+    assert _kernel_path(tmp_path / "registered") is None  # `make install` registers the kernel
+    monkeypatch.setattr(KernelSpecManager, "find_kernel_specs", lambda self: {"python3": "/x"})
+    path = _kernel_path(tmp_path / "fallback")
+    spec = json.loads((Path(path) / "kernels" / "alignment" / "kernel.json").read_text())
+    assert spec["argv"][0] == sys.executable and "ipykernel_launcher" in spec["argv"]
 
 
 def test_server_refuses_a_missing_model(workspace, tmp_path):
