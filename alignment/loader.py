@@ -1052,7 +1052,24 @@ def _activities_table(
 
 
 def load_activities(location: str, config: Config, lead_ids: pd.Series, warnings: list[str]) -> pd.DataFrame:
-    """Read the activities table (``lead_id``, ``occurred_at``, ``activity_type``) for the known leads."""
+    """Read the activities table (``lead_id``, ``occurred_at``, ``activity_type``) for the known leads.
+
+    Parameters
+    ----------
+    location : str
+        A resolved path (Parquet is read column-wise with pyarrow) or a SQLAlchemy URL.
+    config : Config
+        Gives the ``[mapping]``, separator, encoding, table/query and placeholders.
+    lead_ids : Series
+        The leads' ids; activities naming another id are left out.
+    warnings : list of str
+        Appended to when rows are left out.
+
+    Returns
+    -------
+    DataFrame
+        ``lead_id`` (str), ``occurred_at`` (naive UTC ``datetime64[ns]``), ``activity_type`` (Categorical).
+    """
     path = Path(location)
     if not is_url(location) and path.exists() and (path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir()):
         frame = _activities_parquet(path, _label(location), config, lead_ids, warnings)
@@ -1071,7 +1088,20 @@ def load_activities(location: str, config: Config, lead_ids: pd.Series, warnings
 
 
 def load_truth(location: str) -> tuple[pd.DataFrame, dict | None]:
-    """The demo's ground truth (``lead_id``, ``true_probability``) and ``truth_effects.json`` beside it."""
+    """The demo's ground truth and the true effects written beside it.
+
+    Parameters
+    ----------
+    location : str
+        A table with ``lead_id`` and ``true_probability``.
+
+    Returns
+    -------
+    truth : DataFrame
+        ``lead_id`` (str), ``true_probability`` (float).
+    effects : dict or None
+        ``truth_effects.json`` from the same folder, when present.
+    """
     truth = read_table(location, missing_values=[])
     for column in ("lead_id", "true_probability"):
         if column not in truth.columns:
