@@ -931,7 +931,7 @@ def _leads_frame(sim: _Simulation, reps: int) -> tuple[pd.DataFrame, pd.DataFram
 
 def _activities_table(sim: _Simulation, lead_ids: np.ndarray) -> pa.Table:
     who, kind, at = sim.events
-    order = np.lexsort((who, at))  # export order: by time, ties by lead
+    order = np.argsort(at, kind="stable")  # export order: by time (ties keep their deterministic order)
     ids = pa.array(lead_ids, type=pa.string())
     return pa.table(
         {
