@@ -171,6 +171,27 @@ def _kill_tree(pid: int) -> None:
                 process.kill()
 
 
+class _LoadSampler(threading.Thread):
+    """Samples the 1-minute load average during the run (2 cores: above ~2, the numbers are noisy)."""
+
+    def __init__(self, interval: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.samples: list[float] = [os.getloadavg()[0]]
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict[str, float]:
+        self._done.set()
+        self.join()
+        self.samples.append(os.getloadavg()[0])
+        return {"loadavg_1m_max": round(max(self.samples), 2),
+                "loadavg_1m_mean": round(sum(self.samples) / len(self.samples), 2)}
+
+
 def measure_command(command: Sequence[str], log_path: Path, *, cwd: Path | None = None,
                     timeout: float | None = None) -> ProcessMeasure:
     """Run ``command`` as a child process; measure its wall time and peak memory.
@@ -251,7 +272,8 @@ class BenchContext:
     demo_dir: Path | None = None
     config_path: Path | None = None
     model_dir: Path | None = None
-    results: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+    """Facts about the run that are not numbers (which month was rendered, when the cache was made)."""
 
     def __post_init__(self) -> None:
         self.label = size_label(self.n_leads)
@@ -388,6 +410,8 @@ def section_demo_data(ctx: BenchContext) -> dict[str, Any]:
     demo_dir, meta = ensure_demo(ctx)
     ctx.demo_dir = demo_dir
     ctx.config_path = write_bench_config(demo_dir)
+    ctx.notes["demo_generated_at"] = meta["created_at"]
+    ctx.notes["demo_dir"] = str(demo_dir)
     results = {f"demo_data_{ctx.label}_seconds": meta["seconds"]}
     if meta.get("n_activities") is not None:
         results[f"demo_activities_{ctx.label}"] = meta["n_activities"]
@@ -503,6 +527,8 @@ def section_thresholds(ctx: BenchContext) -> dict[str, Any]:
     run = require_attribute(bench, "run")
     measured = run(n_leads=ctx.n_leads, updates=ctx.threshold_updates,
                    naive_updates=min(20, ctx.threshold_updates), seed=ctx.seed)
+    ctx.notes["thresholds_data"] = (f"synthetic scored hold-out of {ctx.n_leads:,} leads "
+                                    "(alignment.thresholds.synthetic_scored_validation)")
     if measured["mismatches"]:
         raise RuntimeError(f"the engine and plain pandas disagree on {measured['mismatches']} numbers in "
                            f"{measured['naive_updates_checked']} updates")
@@ -545,6 +571,7 @@ def section_report(ctx: BenchContext) -> dict[str, Any]:
     if not rendered:
         raise RuntimeError(f"alignment report exited 0 but wrote no */review.html under {reports_dir}")
     html = rendered[-1]
+    ctx.notes["report_month"] = html.parent.name
     return {f"report_{ctx.label}_seconds": round(measure.seconds, 2),
             f"report_{ctx.label}_peak_mib": round(measure.peak_mib, 1),
             "report_html_mib": round(html.stat().st_size / 2**20, 3)}
@@ -631,7 +658,8 @@ def run_benchmarks(
     errors: dict[str, str] = {}
     started = datetime.now(UTC)
     wall = time.perf_counter()
-    loadavg_max = os.getloadavg()[0]
+    load = _LoadSampler()
+    load.start()
     echo(f"benchmark of {n_leads:,} leads (keys labelled '{ctx.label}'), sections: {', '.join(chosen)}")
     for name in chosen:
         with _timed(echo, name):
@@ -647,7 +675,6 @@ def run_benchmarks(
                 log.parent.mkdir(parents=True, exist_ok=True)
                 log.write_text(traceback.format_exc())
                 echo(f"  traceback in {log}")
-        loadavg_max = max(loadavg_max, os.getloadavg()[0])
     results["skipped"] = skipped
     results["errors"] = errors
     results["run"] = {
@@ -658,8 +685,8 @@ def run_benchmarks(
         "seed": seed,
         "threshold_updates": threshold_updates,
         "sections": chosen,
-        "loadavg_1m_max": round(loadavg_max, 2),
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+        **load.stop(),
+        **ctx.notes,
     }
     write_json_atomic(out, results)
     return results
