@@ -782,11 +782,14 @@ class _Simulation:
         self.amount = np.round(median * np.exp(rng.normal(0.0, AMOUNT_SIGMA, n)), -1)
 
         # Rejection reasons follow who the lead is.
+        reason = REJECTION_REASONS.index
+        small = self.company_size <= list(COMPANY_SIZES).index("11-50")
+        junior = self.seniority >= list(SENIORITIES).index("Individual contributor")
         weights = np.ones((n, len(REJECTION_REASONS)))
-        weights[:, 0] += 2.0 * (self.company_size <= 1)  # small companies: no budget
-        weights[:, 1] += 2.5 * (self.seniority >= 4)  # juniors: not a decision maker
-        weights[:, 5] *= 0.3
-        weights[:, 6] = np.where(self.giveaway, 12.0, 0.0)
+        weights[:, reason("No budget")] += 2.0 * small
+        weights[:, reason("Not a decision maker")] += 2.5 * junior
+        weights[:, reason("Already a customer")] *= 0.3
+        weights[:, reason("Only wanted the giveaway")] = np.where(self.giveaway, 12.0, 0.0)
         cumulative = np.cumsum(weights, axis=1)
         pick = (cumulative < rng.random(n)[:, None] * cumulative[:, -1:]).sum(axis=1)
         self.rejection_reason = np.array(REJECTION_REASONS, dtype=object)[
