@@ -1075,7 +1075,10 @@ def write_demo(
         When ``out`` holds something that is not a previous demo.
     """
     period = _check_parameters(n_leads, months, seed, file_format, end)
-    out = Path(out)
+    given, out = Path(out), Path(out).resolve()  # resolved: "." must have a real name and parent
+    if out == Path.cwd().resolve() or out in Path.cwd().resolve().parents:
+        raise DataError("refusing to replace the current folder or one of its parents", file=str(given),
+                        hint="pass a subfolder, e.g. --out data/demo")
     _previous_demo(out)  # refuse early, before spending time
     file_format = file_format or ("csv" if n_leads <= CSV_MAX_LEADS else "parquet")
     leads_file = f"leads.{file_format}"
@@ -1172,7 +1175,7 @@ def write_demo(
     finally:
         steps.update()
         steps.close()
-    return out
+    return given
 
 
 def _swap_in(staging: Path, out: Path) -> None:

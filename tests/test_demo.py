@@ -333,6 +333,15 @@ def test_refuses_a_folder_that_is_not_a_demo_and_leaves_it_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
 
 
+def test_refuses_to_replace_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    for target in (".", ".."):
+        with pytest.raises(DataError, match="current folder"):
+            write_demo(target, n_leads=300)
+    assert list((tmp_path / "here").iterdir()) == []
+
+
 def test_refuses_a_file_as_out(tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
