@@ -96,8 +96,11 @@ class _Attribute:
 
 
 def _readable(name: str) -> str:
-    """``pricing_page_visits`` -> ``Pricing page visits``."""
-    text = str(name).replace("_", " ").strip()
+    """``company_size`` -> ``Company size``; ``pricing_page_decayed`` -> ``Pricing page (recent count)``."""
+    name = str(name)
+    if name.endswith("_decayed"):
+        name = name.removesuffix("_decayed") + " (recent count)"
+    text = name.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 
 
