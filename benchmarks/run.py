@@ -57,6 +57,10 @@ PACKAGES = ("alignment", "pandas", "numpy", "scikit-learn", "scipy", "pyarrow", 
             "nbconvert", "voila", "ipywidgets", "playwright", "optbinning", "psutil")
 
 
+class DependencyFailed(SectionUnavailable):
+    """A section cannot run because a section it needs failed (that failure is reported on its own)."""
+
+
 @dataclass
 class Target:
     """A target from the issues: ``key`` must be ``<= limit`` (or ``>= limit`` when ``at_least``)."""
@@ -273,6 +277,7 @@ class BenchContext:
     config_path: Path | None = None
     model_dir: Path | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
     """Facts about the run that are not numbers (which month was rendered, when the cache was made)."""
 
     def __post_init__(self) -> None:
@@ -284,13 +289,18 @@ class BenchContext:
 
     def require_model(self) -> Path:
         if self.model_dir is None or not (self.model_dir / "model.json").is_file():
-            raise SectionUnavailable("needs the fitted model folder, and the fit section did not produce one")
+            raise self._missing("fit", "the fitted model folder")
         return self.model_dir
 
     def require_config(self) -> Path:
         if self.config_path is None:
-            raise SectionUnavailable("needs the demo history, and the demo_data section did not produce one")
+            raise self._missing("demo_data", "the demo history")
         return self.config_path
+
+    def _missing(self, section: str, what: str) -> SectionUnavailable:
+        if section in self.failed:
+            return DependencyFailed(f"needs {what}, and the {section} section failed")
+        return SectionUnavailable(f"needs {what}, and the {section} section did not produce one")
 
 
 def file_digest(*paths: Path) -> str:
@@ -666,10 +676,12 @@ def run_benchmarks(
             try:
                 results.update(SECTION_FUNCTIONS[name](ctx))
             except SectionUnavailable as exc:
-                skipped[name] = f"not available yet: {exc}"
+                prefix = "skipped" if isinstance(exc, DependencyFailed) else "not available yet"
+                skipped[name] = f"{prefix}: {exc}"
                 echo(f"  {skipped[name]}")
             except Exception as exc:  # one section failing must not lose the others' numbers
                 errors[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                ctx.failed.add(name)
                 echo(f"  FAILED: {errors[name]}")
                 log = ctx.log_dir / f"error-{name}-{ctx.label}.txt"
                 log.parent.mkdir(parents=True, exist_ok=True)

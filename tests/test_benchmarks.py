@@ -253,3 +253,12 @@ def test_measure_command_kills_a_child_that_runs_past_its_timeout(tmp_path):
 def test_measure_command_refuses_a_non_positive_timeout(tmp_path):
     with pytest.raises(ValueError, match="timeout"):
         run.measure_command([sys.executable, "-c", "pass"], tmp_path / "log.txt", timeout=0)
+
+
+def test_a_section_after_a_failed_one_says_it_was_skipped_for_that(tmp_path):
+    ctx = run.BenchContext(n_leads=2_000, seed=7, cache_dir=tmp_path, threshold_updates=5)
+    with pytest.raises(run.SectionUnavailable, match="did not produce one"):
+        run.section_report(ctx)
+    ctx.failed.add("demo_data")
+    with pytest.raises(run.DependencyFailed, match="the demo_data section failed"):
+        run.section_report(ctx)
