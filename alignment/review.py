@@ -277,14 +277,16 @@ def scoring_moment(leads: pd.DataFrame, moment: str = "mql", days_after_created:
 
 
 def scored_cohort(leads: pd.DataFrame, scores: pd.DataFrame, month: str | pd.Period, *, moment: str = "mql",
-                  days_after_created: int = 0) -> pd.DataFrame:
-    """The leads whose scoring moment falls in ``month``, joined with their scores.
+                  days_after_created: int = 0, last_month: str | pd.Period | None = None) -> pd.DataFrame:
+    """The leads whose scoring moment falls in ``month`` (through ``last_month``), joined with their scores.
 
     ``scores`` holds ``lead_id, score, probability`` (and optionally ``grade``), as returned by
     ``FittedModel.score``. Adds the column ``scored_at``.
     """
     at = scoring_moment(leads, moment, days_after_created)
-    in_month = _in_month(at, month_period(month))
+    first = month_period(month)
+    last = month_period(last_month) if last_month is not None else first
+    in_month = (at >= first.start_time) & (at < (last + 1).start_time)
     cohort = leads[in_month].assign(scored_at=at[in_month])
     keep = [c for c in ("lead_id", "score", "probability", "grade", "fit_grade", "engagement_grade")
             if c in scores.columns]
@@ -653,10 +655,15 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     in_force = bool(terms)
     edges = band_edges(terms.get("thresholds"))
 
+    cohorts: dict[pd.Period, pd.DataFrame] = {}
+    if scores is not None:  # one join for the whole trend window, then a cheap split by month
+        window = scored_cohort(leads, scores, period - trend_months, moment=moment,
+                               days_after_created=days_after_created, last_month=period)
+        month_of = window["scored_at"].dt.to_period("M")
+        cohorts = {m: window[month_of == m] for m in pd.period_range(period - trend_months, period, freq="M")}
+
     def cohort_scores(m: pd.Period) -> pd.DataFrame | None:
-        if scores is None:
-            return None
-        return scored_cohort(leads, scores, m, moment=moment, days_after_created=days_after_created)
+        return cohorts.get(m) if scores is not None else None
 
     cohort = cohort_scores(period)
     metrics: dict[str, Any] = {
@@ -695,10 +702,8 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         trend.append(month_numbers(leads, m, scores=cohort_scores(m), baseline_scores=baseline_scores,
                                    follow_up_hours=follow_up))
     metrics["trend"] = trend
-    metrics["mature_cohorts"] = _mature_cohorts(leads, scores, period, trend_months, fitted_until,
-                                                as_of=pd.Timestamp(as_of), horizon_days=horizon_days,
-                                                moment=moment, days_after_created=days_after_created,
-                                                edges=edges)
+    metrics["mature_cohorts"] = _mature_cohorts(cohorts, fitted_until, as_of=pd.Timestamp(as_of),
+                                                horizon_days=horizon_days, edges=edges)
     return to_plain(metrics)
 
 
@@ -706,17 +711,11 @@ def _in_sample(period: pd.Period, fitted_until: pd.Timestamp | None) -> bool:
     return fitted_until is not None and period.start_time <= pd.Timestamp(fitted_until)
 
 
-def _mature_cohorts(leads: pd.DataFrame, scores: pd.DataFrame | None, period: pd.Period, trend_months: int,
-                    fitted_until: pd.Timestamp | None, *,
-                    as_of: pd.Timestamp, horizon_days: int, moment: str, days_after_created: int,
-                    edges: Sequence[float]) -> list[dict]:
-    """Calibration of the cohorts in the trend window that are old enough to have closed."""
-    if scores is None:
-        return []
+def _mature_cohorts(cohorts: Mapping[pd.Period, pd.DataFrame], fitted_until: pd.Timestamp | None, *,
+                    as_of: pd.Timestamp, horizon_days: int, edges: Sequence[float]) -> list[dict]:
+    """Calibration of the scored cohorts of the trend window, with their maturity."""
     rows = []
-    for offset in range(trend_months, -1, -1):
-        m = period - offset
-        cohort = scored_cohort(leads, scores, m, moment=moment, days_after_created=days_after_created)
+    for m, cohort in sorted(cohorts.items()):
         result = conversion_by_band(cohort, as_of=as_of, horizon_days=horizon_days, edges=edges)
         rows.append({"month": str(m), "mature": result["mature"], "in_sample": _in_sample(m, fitted_until),
                      "leads": result["leads"],
