@@ -246,3 +246,22 @@ def test_planted_effects_recovered(quality_model: dict):
     assert check["n_checked"] >= 40
     missed = [e for e in check["effects"] if e["checked"] and not e["recovered"]]
     assert not missed, missed
+
+
+def test_training_split_matches_the_fit(demo_config: Path, card: dict):
+    split = model.training_split(demo_config)
+    assert len(split.y_train) == card["split"]["windows"]["training"]["n"]
+    assert len(split.y_holdout) == card["split"]["windows"]["validation"]["n"]
+    assert split.split_kind == "time"
+    assert not hasattr(split.scorecard, "points_")  # unfitted
+
+
+def test_with_scoring_overrides_and_refuses_bad_values(demo_config: Path):
+    config = load_config(demo_config)
+    changed = model.with_scoring(config, moment="mql", horizon_days=90)
+    assert (changed.scoring.moment, changed.scoring.horizon_days) == ("mql", 90)
+    assert model.with_scoring(config).scoring == config.scoring
+    with pytest.raises(ConfigError):
+        model.with_scoring(config, moment="whenever")
+    with pytest.raises(ConfigError):
+        model.with_scoring(config, horizon_days=0)
