@@ -92,7 +92,8 @@ def activities_schema() -> pa.DataFrameSchema:
     """The pandera schema of the activities table (types and no missing keys; checks are O(n) vectorised)."""
     return pa.DataFrameSchema(
         {
-            "lead_id": pa.Column(str, nullable=False),
+            # A Categorical over the leads' ids: 20M events are keyed by integer codes, not strings.
+            "lead_id": pa.Column(pd.CategoricalDtype(), nullable=False),
             "occurred_at": pa.Column("datetime64[ns]", nullable=False),
             "activity_type": pa.Column(pd.CategoricalDtype(), nullable=False),
         },

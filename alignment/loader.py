@@ -1012,13 +1012,21 @@ def _activities_parquet(
     )
     occurred = table["occurred_at"]
     table = pa.table({"lead_id": lead_id, "occurred_at": occurred, "activity_type": activity_type})
-    known = pc.is_in(table["lead_id"], value_set=pa.array(lead_ids.to_numpy(dtype=object), pa.string()))
-    complete = pc.and_(pc.fill_null(known, False), pc.is_valid(table["occurred_at"]))
+    # One hashing pass gives both the filter and the codes: lead_id comes back as a Categorical over the
+    # leads' own ids, so features never hash 20M strings again.
+    known_ids = pd.Index(lead_ids.to_numpy(dtype=object))
+    codes = pc.index_in(table["lead_id"], value_set=pa.array(known_ids.to_numpy(), pa.string()))
+    complete = pc.and_(pc.is_valid(codes), pc.is_valid(table["occurred_at"]))
     dropped = len(table) - pc.sum(complete).as_py()
     if dropped:
         warnings.append(f"{label}: {dropped:,} activities name no known lead or have no time — left out")
         table = table.filter(complete)
-    frame = table.to_pandas()
+        codes = codes.filter(complete)
+    frame = table.drop_columns(["lead_id"]).to_pandas()
+    frame.insert(
+        0, "lead_id",
+        pd.Categorical.from_codes(codes.to_numpy(zero_copy_only=False).astype("int32"), categories=known_ids),
+    )
     frame["occurred_at"] = _to_timestamps(frame["occurred_at"], "occurred_at", label, 1)
     return frame
 
@@ -1046,7 +1054,7 @@ def _activities_table(
             f"{_rows(frame.index[~complete], offset)}) name no known lead or have no time — left out"
         )
         frame = frame[complete]
-    frame["lead_id"] = frame["lead_id"].astype("str")
+    frame["lead_id"] = pd.Categorical(frame["lead_id"].astype("str"), categories=pd.Index(lead_ids.astype("str")))
     frame["activity_type"] = frame["activity_type"].astype("str").astype("category")
     return frame.reset_index(drop=True)
 
@@ -1068,7 +1076,8 @@ def load_activities(location: str, config: Config, lead_ids: pd.Series, warnings
     Returns
     -------
     DataFrame
-        ``lead_id`` (str), ``occurred_at`` (naive UTC ``datetime64[ns]``), ``activity_type`` (Categorical).
+        ``lead_id`` (Categorical over the leads' ids), ``occurred_at`` (naive UTC ``datetime64[ns]``),
+        ``activity_type`` (Categorical).
     """
     path = Path(location)
     if not is_url(location) and path.exists() and (path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir()):
