@@ -163,6 +163,39 @@ def test_server_refuses_a_missing_model(workspace, tmp_path):
     assert "model folder not found" in result.output
 
 
+@pytest.mark.slow
+def test_workshop_command_prints_url_and_stops_cleanly(workspace):
+    import queue
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from alignment.serve import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "alignment.cli", "workshop", "--config", str(workspace),
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    try:
+        first = lines.get(timeout=180)
+        assert first.startswith(f"Workshop: http://127.0.0.1:{port}/"), first
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=10)
+        except urllib.error.HTTPError:
+            pass  # any HTTP answer: the server is up
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "Voilà must stop with the command"
+
+
 # --- the real browser ----------------------------------------------------------------------------
 
 
