@@ -554,6 +554,10 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
             click.echo(f"{months[0]}: already rendered, left as it is ({reports / months[0]})", err=True)
             months = []
     del workspace  # the notebook loads its own copy in the kernel
+    if months:  # fail before starting a kernel when there is no scale to review with
+        from alignment.model import load_model
+
+        load_model(Path(model_dir) if model_dir else config.model_dir)
     failures: list[str] = []
     bar = tqdm(months, desc="monthly reviews", unit="month", disable=not progress or len(months) < 2)
     for current in bar:

@@ -176,12 +176,22 @@ def test_a_failing_render_leaves_the_earlier_report_intact(workspace):
         report.run_report(config, month="2026-09", agreement_version="99", progress=False)
     assert "cell" in info.value.one_line() and "no agreement version 99" in info.value.one_line()
 
-    # a missing model: through the CLI, one line naming the failing cell, exit 1
+    # the same through the CLI: a notebook that breaks in a cell is named with the cell, exit 1
+    broken_notebook = workspace / "broken.ipynb"
+    nb = nbformat.read(notebook.notebook_path(report.TEMPLATE), as_version=4)
+    nb.cells[-2].source = "hygiene = m['no_such_section']"
+    nbformat.write(nb, broken_notebook)
+    failed = r"cell \d+ \(`hygiene = m\['no_such_section'\]`\) failed: KeyError"
+    with pytest.raises(ReportError, match=failed):
+        report.run_report(config, month="2026-09", template=broken_notebook, progress=False)
+
+    # a missing model: through the CLI, one line, exit 1, before any kernel starts
     broken = workspace / "broken.toml"
     broken.write_text(config.read_text().replace('model = "model"', 'model = "no-such-model"'))
     result = _cli("--config", str(broken), "--month", "2026-09")
     assert result.exit_code == 1
-    assert result.output.count("error:") == 1 and "cell" in result.output and "Traceback" not in result.output
+    assert result.output.count("error:") == 1 and "no-such-model" in result.output
+    assert "Traceback" not in result.output
     assert {p.name: p.read_bytes() for p in month.iterdir()} == earlier
     assert not list((workspace / "reports").glob(".*"))
 
@@ -249,3 +259,39 @@ def test_missing_months_are_the_full_months_not_rendered_yet():
                           "mql_at": pd.to_datetime(["2025-01-06", None, "2025-04-02", None])})
     months = report.missing_months(leads, done={"2025-02"}, as_of=pd.Timestamp("2025-05-15"))
     assert months == ["2025-01", "2025-04"]  # March has no leads, May is not over
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_the_earlier_report_and_the_next_run_cleans_up(workspace):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = workspace / "alignment.toml"
+    reports = workspace / "reports"
+    month = reports / "2026-08"
+    assert _cli("--config", str(config), "--month", "2026-08").exit_code == 0
+    earlier = {p.name: p.read_bytes() for p in month.iterdir()}
+    # its own session, so the kernel papermill starts is killed with it
+    process = subprocess.Popen([sys.executable, "-m", "alignment.cli", "report", "--config", str(config),
+                                "--month", "2026-08"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(reports.glob(".2026-08.*.rendering")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(reports.glob(".2026-08.*.rendering")), "the run never started rendering"
+        time.sleep(1.0)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert {p.name: p.read_bytes() for p in month.iterdir()} == earlier
+    assert "2026-08" in report.rendered_months(reports)  # the half-done folder is not a month
+
+    # a run killed between the two renames of the swap: the previous render is put back
+    os.replace(month, reports / ".2026-08.previous")
+    report._recover(reports, "2026-08")
+    assert {p.name: p.read_bytes() for p in month.iterdir()} == earlier
+    assert not list(reports.glob(".2026-08.*"))  # stale temporary folders are gone too
