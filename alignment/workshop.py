@@ -386,7 +386,7 @@ class Workshop(widgets.VBox):
             ("Wins missed below it, per month", lambda v: format_count(v.mql.wins_missed_per_month)),
             ("Sales workload per week", lambda v: f"{format_count(v.mql.workload_per_week)} of "
                                                   f"{format_count(v.mql.capacity_per_week)}"),
-            ("Expected pipeline per month", lambda v: format_money(v.mql.pipeline_per_month)),
+            ("Pipeline handed to sales per month", lambda v: format_money(v.mql.pipeline_per_month)),
             ("Expected revenue per month", lambda v: format_money(v.mql.expected_revenue_per_month)),
             ("Expected value per month (after lead cost)",
              lambda v: format_money(v.mql.expected_value_per_month)),
@@ -427,7 +427,7 @@ class Workshop(widgets.VBox):
         style = {"description_width": "initial"}
         self.adopt = widgets.ToggleButtons(options=[("Marketing's proposal", "marketing"),
                                                     ("Sales's proposal", "sales")],
-                                           description="Adopt", style=style)
+                                           description="Adopt", style={**style, "button_width": "auto"})
         self.adopt.add_class("adopt-choice")
         self.signer = {team: widgets.Text(description=f"Signed for {team}", placeholder="name",
                                           style=style, layout=widgets.Layout(width="60%"))
