@@ -22,7 +22,8 @@ promised (|z| >= 3 and a relative gap >= 25 %; never a cohort the scale was fitt
 *watch* when any of: PSI >= 0.1 (beyond sampling noise); rejection rate above 25 %; a new (first MQL within
 3 months) or worsened campaign or source whose MQLs sales accepts far less often than the rest (Fisher exact
 p < 0.01 and at least 15 points below); a mature calibration gap with |z| >= 2; and, only when an agreement is
-in force, MQL volume below 80 % of the commitment or fewer than 80 % of MQLs touched within the agreed hours.
+in force, MQL volume below 80 % of the commitment, an expected win rate of the MQLs below the agreed minimum,
+or fewer than 80 % of MQLs touched within the agreed hours.
 Otherwise *keep*.
 """
 
@@ -536,6 +537,10 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
         if share is not None and share < VOLUME_WATCH_SHARE:
             add("watch", f"Marketing delivered {volume['mqls']} MQLs against the {volume['commitment']} "
                          f"agreed ({share:.0%}).")
+        expected, floor = volume.get("expected_win_rate"), volume.get("min_win_rate")
+        if expected is not None and floor is not None and expected < floor:
+            add("watch", f"The month's MQLs are expected to win {expected:.1%}, below the agreed "
+                         f"{floor:.1%}.")
         speed = metrics.get("speed_to_lead") or {}
         within = speed.get("share_within")
         if within is not None and within < SPEED_WATCH_SHARE:
@@ -695,6 +700,13 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         metrics["calibration"] = calibration
         if baseline_scores is not None:
             metrics["drift"] = score_drift(cohort["score"], baseline_scores)
+    volume = metrics["mql_volume"]
+    volume["min_win_rate"] = levels.get("min_win_rate") if in_force else None
+    volume["expected_win_rate"] = None
+    if scores is not None:  # the calibrated win rate of what marketing handed over, against the agreed floor
+        handed = mqls_of_month(leads, period)[["lead_id"]].merge(scores[["lead_id", "probability"]],
+                                                                 on="lead_id", how="inner")
+        volume["expected_win_rate"] = float(handed["probability"].mean()) if len(handed) else None
     metrics.update(verdict(metrics))
     trend = []
     for offset in range(trend_months, -1, -1):

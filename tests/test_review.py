@@ -282,6 +282,10 @@ def test_psi_above_the_cut_off_from_sampling_noise_alone_is_not_drift():
                                                        "share_of_commitment": 0.5}}, "watch"),
     ({"agreement": {"in_force": True},
       "speed_to_lead": {"share_within": 0.5, "follow_up_hours": 4}}, "watch"),
+    ({"agreement": {"in_force": True}, "mql_volume": {"expected_win_rate": 0.04, "min_win_rate": 0.05}},
+     "watch"),
+    ({"agreement": {"in_force": True}, "mql_volume": {"expected_win_rate": 0.06, "min_win_rate": 0.05}},
+     "keep"),
 ])
 def test_verdict_rules(metrics, level):
     result = review.verdict(metrics)
@@ -303,6 +307,8 @@ def test_monthly_metrics_is_deterministic_plain_json(march):
     assert first["verdict"] in {"keep", "watch", "recalibrate"}
     assert first["agreement"]["in_force"] is False and "No agreement" in first["agreement"]["note"]
     assert first["mql_volume"]["commitment"] is None  # no agreement: nothing was committed
+    # MQLs of March L1, L2, L3, L4, L6: mean calibrated probability (0.4 + 0.2 + 0.15 + 0.1 + 0.25) / 5
+    assert first["mql_volume"]["expected_win_rate"] == pytest.approx(0.22)
     assert [row["month"] for row in first["trend"]] == ["2025-01", "2025-02", "2025-03"]
     assert first["trend"][-1]["mqls"] == 5
     assert first["calibration"]["mature"] is False
@@ -318,7 +324,8 @@ def test_monthly_metrics_under_an_agreement(march):
     result = review.monthly_metrics(march, "2025-03", as_of=pd.Timestamp("2025-04-15"), agreement=agreement,
                                     trend_months=0)
     assert result["agreement"]["in_force"] is True and result["agreement"]["note"] is None
-    assert result["mql_volume"] == {"commitment": 4, "met": True, "mqls": 5, "share_of_commitment": 1.25}
+    assert result["mql_volume"] == {"commitment": 4, "met": True, "mqls": 5, "share_of_commitment": 1.25,
+                                    "min_win_rate": None, "expected_win_rate": None}
     assert result["speed_to_lead"]["follow_up_hours"] == 12
     assert result["calibration"] is None and result["drift"] is None
 
