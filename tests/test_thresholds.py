@@ -285,3 +285,8 @@ def test_grade_cutoffs_from_the_model_card(fitted_model_dir, demo_config):
     assert (in_a["fit_score"] >= engine.grade_cutoffs_["fit"]["A"]).all()
     in_b = validation.loc[validation["fit_grade"] == "B", "fit_score"]
     assert (in_b < engine.grade_cutoffs_["fit"]["A"]).all()
+
+
+def test_synthetic_generator_refuses_no_leads():
+    with pytest.raises(ValueError, match="n_leads"):
+        synthetic_scored_validation(0)
