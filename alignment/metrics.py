@@ -246,9 +246,10 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of a metric, seeded.
 
-    The AUC uses vectorised Poisson(1) resampling weights over the sorted unique
-    scores (O(n) per replicate, no re-sorting), so it stays fast on a large
-    hold-out; any other statistic resamples rows with replacement.
+    The AUC uses Poisson(1) resampling weights, drawn directly per distinct score
+    (the weights of k tied rows sum to a Poisson(k) draw), so a replicate costs
+    O(distinct scores) with no re-sorting: fast on a large hold-out, and very fast
+    for whole-point scores. Any other statistic resamples rows with replacement.
 
     Parameters
     ----------
@@ -262,8 +263,10 @@ def bootstrap_ci(
     seed : int, default 0
         Seed of the resampling; same inputs and seed give the same interval.
     max_rows : int or None, default 200_000
-        Above this many rows a seeded random subsample of this size is resampled
-        (the interval is then slightly conservative); None resamples all rows.
+        Above this many rows (n) a seeded random subsample of m = ``max_rows`` rows
+        is resampled and the replicates' spread around the subsample's value is
+        rescaled by sqrt(m / n) around the value on all rows (m-out-of-n bootstrap,
+        valid for root-n statistics such as the AUC); None resamples all rows.
 
     Returns
     -------
@@ -279,19 +282,28 @@ def bootstrap_ci(
         raise ModelError(f"statistic must be 'auc' or a callable, got {statistic!r}")
     y, s = _check(y_true, y_score, need_both=statistic == "auc")
     rng = np.random.default_rng(seed)
+    compute = auc if statistic == "auc" else statistic
+    shrink, full_value = 1.0, None
     if max_rows is not None and y.size > max_rows:
+        full_value = compute(y, s)
         keep = np.sort(rng.choice(y.size, size=max_rows, replace=False))
+        shrink = np.sqrt(max_rows / y.size)
         y, s = y[keep], s[keep]
     if statistic == "auc":
-        order = np.argsort(s, kind="stable")
-        s_sorted, y_sorted = s[order], y[order]
-        group_starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+        # A Poisson(1) weight per row sums to a Poisson(k) weight per group of k tied rows, so the
+        # wins and non-wins at each distinct score are drawn directly: exact, and no per-row work.
+        unique, inverse = np.unique(s, return_inverse=True)
+        pos_counts = np.bincount(inverse, weights=y, minlength=unique.size)
+        neg_counts = np.bincount(inverse, weights=1 - y, minlength=unique.size)
+        has_pos, has_neg = pos_counts > 0, neg_counts > 0
         values = []
-        chunk = max(1, 20_000_000 // max(y.size, 1))  # keep each weight matrix near 160 MB
+        chunk = max(1, 20_000_000 // max(unique.size, 1))  # keep each weight matrix near 160 MB
         for start in range(0, n_boot, chunk):
-            weights = rng.poisson(1.0, size=(min(chunk, n_boot - start), y.size)).astype(float)
-            pos_w = np.add.reduceat(weights * y_sorted, group_starts, axis=1)
-            neg_w = np.add.reduceat(weights * (1 - y_sorted), group_starts, axis=1)
+            size = min(chunk, n_boot - start)
+            pos_w = np.zeros((size, unique.size))
+            neg_w = np.zeros((size, unique.size))
+            pos_w[:, has_pos] = rng.poisson(pos_counts[has_pos], size=(size, int(has_pos.sum())))
+            neg_w[:, has_neg] = rng.poisson(neg_counts[has_neg], size=(size, int(has_neg.sum())))
             values.append(_weighted_auc_sorted(pos_w, neg_w))
         replicates = np.concatenate(values)
     else:
@@ -300,6 +312,9 @@ def bootstrap_ci(
             idx = rng.integers(0, y.size, size=y.size)
             replicates[b] = statistic(y[idx], s[idx])
     replicates = replicates[np.isfinite(replicates)]
+    if full_value is not None:
+        # m-out-of-n bootstrap: spread measured on m rows, rescaled by sqrt(m / n) around the full value.
+        replicates = full_value + shrink * (replicates - compute(y, s))
     alpha = (1 - level) / 2
     low, high = np.quantile(replicates, [alpha, 1 - alpha])
     return float(low), float(high)

@@ -68,7 +68,7 @@ CHALLENGER_MAX_ROWS = 200_000
 """The challenger trains on at most this many training rows (seeded subsample above)."""
 AUC_BOOT = 200
 """Bootstrap replicates of the hold-out AUC intervals."""
-AUC_BOOT_MAX_ROWS = 100_000
+AUC_BOOT_MAX_ROWS = 50_000
 TOP_GRADES_MIN_SHARE, TOP_GRADES_MAX_SHARE, TOP_GRADES_MIN_WINS = 0.15, 0.35, 0.60
 BEST_TO_WORST_MIN = 10.0
 EFFECT_MIN = 0.15
@@ -273,32 +273,36 @@ def _write_model_dir(out: Path, write: dict[str, Any]) -> Path | None:
     return moved
 
 
-def _windows(feature_set, y: pd.Series, seed: int) -> tuple[dict[str, pd.Index], str]:
-    """Lead ids of the training / calibration / validation windows, and the split kind."""
-    ids = y.index
-    n = len(ids)
+def _windows(feature_set, rows: np.ndarray, y: np.ndarray, seed: int) -> tuple[dict[str, np.ndarray], str]:
+    """Row positions (into ``feature_set.X``) of the training / calibration / validation windows.
+
+    ``rows`` are the labelled rows and ``y`` their labels. A time split orders them by scoring moment
+    (ties keep the order of the leads file); without dates a seeded stratified random split.
+    """
+    n = len(rows)
     if feature_set.has_dates:
-        moments = feature_set.scored_at.loc[ids]
-        order = pd.DataFrame({"at": moments.to_numpy(), "id": ids.to_numpy()}).sort_values(
-            ["at", "id"], kind="stable")["id"].to_numpy()
+        moments = feature_set.scored_at.to_numpy()[rows]
+        order = rows[np.argsort(moments, kind="stable")]
         cut_1 = int(round(n * SPLIT_SHARES["training"]))
         cut_2 = int(round(n * (SPLIT_SHARES["training"] + SPLIT_SHARES["calibration"])))
-        parts = {"training": order[:cut_1], "calibration": order[cut_1:cut_2], "validation": order[cut_2:]}
+        windows = {"training": order[:cut_1], "calibration": order[cut_1:cut_2], "validation": order[cut_2:]}
         kind = "time"
     else:
-        rest, validation = train_test_split(ids.to_numpy(), test_size=SPLIT_SHARES["validation"],
-                                            stratify=y.to_numpy(), random_state=seed)
+        label_of = dict(zip(rows.tolist(), y.tolist(), strict=True))
+        rest, validation = train_test_split(rows, test_size=SPLIT_SHARES["validation"], stratify=y,
+                                            random_state=seed)
         share = SPLIT_SHARES["calibration"] / (1 - SPLIT_SHARES["validation"])
-        training, calibration = train_test_split(rest, test_size=share, stratify=y.loc[rest].to_numpy(),
+        training, calibration = train_test_split(rest, test_size=share,
+                                                 stratify=[label_of[r] for r in rest.tolist()],
                                                  random_state=seed)
-        parts = {"training": np.sort(training), "calibration": np.sort(calibration),
-                 "validation": np.sort(validation)}
+        windows = {"training": np.sort(training), "calibration": np.sort(calibration),
+                   "validation": np.sort(validation)}
         kind = "random"
-    windows = {name: pd.Index(part, name="lead_id") for name, part in parts.items()}
+    label = feature_set.label.to_numpy()
     for name, part in windows.items():
-        labels = y.loc[part]
-        if len(part) == 0 or labels.nunique() < 2:
-            raise ModelError(f"the {name} window has {int(labels.sum())} wins among {len(part)} leads; "
+        labels = label[part]
+        if len(part) == 0 or len(np.unique(labels)) < 2:
+            raise ModelError(f"the {name} window has {int(np.nansum(labels))} wins among {len(part)} leads; "
                              "every window needs wins and non-wins",
                              hint="use a longer history or a longer scoring.horizon_days")
     return windows, kind
@@ -546,11 +550,12 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
             if hit.any():
                 data_notes.append(f"{int(hit.sum())} leads left out of fitting: {reason.replace('_', ' ')}")
             usable &= ~hit
-    y_all = label[usable].astype(int)
-    X_all = feature_set.X.loc[y_all.index]
+    rows = np.flatnonzero(usable.to_numpy())
+    label_values = label.to_numpy()
+    y_rows = label_values[rows].astype(int)
 
     bar.set_postfix_str("guards")
-    warnings = guards.check_minimum_data(int(len(y_all)), int(y_all.sum()))
+    warnings = guards.check_minimum_data(int(len(rows)), int(y_rows.sum()))
     outcome = None
     if "outcome" in workspace.leads:
         outcome = pd.Series(workspace.leads["outcome"].astype(object).to_numpy(), index=feature_set.X.index)
@@ -560,7 +565,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     if not screened.kept:
         raise ModelError("no usable attribute is left after the guards",
                          hint="see the leakage and dropped columns; map more attributes in [families]")
-    windows, split_kind = _windows(feature_set, y_all, seed)
+    windows, split_kind = _windows(feature_set, rows, y_rows, seed)
     if split_kind == "random":
         warnings.append("the data has no dates: the windows are a random stratified split (60/20/20), not a "
                         "time split; hold-out figures may flatter the scale on future leads")
@@ -568,9 +573,10 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
 
     bar.set_postfix_str("scale")
     kept = list(screened.kept)
-    X_train, y_train = X_all.loc[windows["training"], kept], y_all.loc[windows["training"]].to_numpy()
-    X_cal, y_cal = X_all.loc[windows["calibration"], kept], y_all.loc[windows["calibration"]].to_numpy()
-    X_val, y_val = X_all.loc[windows["validation"], kept], y_all.loc[windows["validation"]].to_numpy()
+    X_kept = feature_set.X[kept]
+    X_train, y_train = X_kept.iloc[windows["training"]], label_values[windows["training"]].astype(int)
+    X_cal, y_cal = X_kept.iloc[windows["calibration"]], label_values[windows["calibration"]].astype(int)
+    X_val, y_val = X_kept.iloc[windows["validation"]], label_values[windows["validation"]].astype(int)
     card = PointsScorecard(families={c: feature_set.family[c] for c in kept},
                            monotone={c: feature_set.monotone.get(c, "none") for c in kept},
                            random_state=seed, progress=progress)
@@ -607,26 +613,27 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     score = scored["score"].to_numpy(dtype=float)
     results = {"holdout": _scorer_metrics(y_val, probability, score, seed)}
     results["challenger"] = _scorer_metrics(y_val, challenger_prob, challenger_prob, seed)
-    leads = workspace.leads.set_index(workspace.leads["lead_id"].astype(str))
-    if "legacy_score" in leads and leads.loc[windows["validation"], "legacy_score"].notna().any():
-        legacy = leads.loc[windows["validation"], "legacy_score"].to_numpy(dtype=float)
+    # build_features keeps the leads' row order: row i of X is row i of the leads table.
+    val_leads = workspace.leads.iloc[windows["validation"]]
+    val_ids = feature_set.X.index[windows["validation"]]
+    if "legacy_score" in val_leads and val_leads["legacy_score"].notna().any():
+        legacy = val_leads["legacy_score"].to_numpy(dtype=float)
         has = ~np.isnan(legacy)
         if len(np.unique(y_val[has])) == 2:
             results["legacy"] = _scorer_metrics(y_val[has], None, legacy[has], seed)
             results["legacy"]["coverage"] = float(has.mean())
     if workspace.truth is not None:
         truth = workspace.truth.set_index("lead_id")["true_probability"]
-        true_p = truth.reindex(windows["validation"]).to_numpy(dtype=float)
+        true_p = truth.reindex(val_ids).to_numpy(dtype=float)
         if not np.isnan(true_p).any():
             results["oracle"] = _scorer_metrics(y_val, true_p, true_p, seed)
     train_frame = card.score_frame(X_train, n_reasons=0)
     top = _top_grades(train_frame, y_train)
 
-    val_leads = leads.loc[windows["validation"]]
     validation = pd.DataFrame({
-        "lead_id": windows["validation"].to_numpy().astype(str),
-        "created_at": feature_set.created_at.loc[windows["validation"]].to_numpy(),
-        "scored_at": feature_set.scored_at.loc[windows["validation"]].to_numpy(),
+        "lead_id": val_ids.to_numpy().astype(str),
+        "created_at": feature_set.created_at.to_numpy()[windows["validation"]],
+        "scored_at": feature_set.scored_at.to_numpy()[windows["validation"]],
         **{c: scored[c].to_numpy() for c in ("score", "fit_score", "engagement_score", "grade", "fit_grade",
                                               "engagement_grade")},
         "probability": probability,
@@ -656,11 +663,11 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     version = digest.hexdigest()[:12]
 
     def window_info(name: str) -> dict:
-        ids = windows[name]
-        at = feature_set.scored_at.loc[ids]
+        part = windows[name]
+        at = feature_set.scored_at.iloc[part]
         return {"from": at.min() if split_kind == "time" else None,
                 "to": at.max() if split_kind == "time" else None,
-                "n": len(ids), "wins": int(y_all.loc[ids].sum()), "share": SPLIT_SHARES[name]}
+                "n": len(part), "wins": int(label_values[part].sum()), "share": SPLIT_SHARES[name]}
 
     used = card.attributes_
     model_card = {
@@ -668,7 +675,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
         "code_version": code_version,
         "seed": seed,
         "config_file": str(config.path) if config.path else None,
-        "data": {"n_leads": len(feature_set.X), "n_labelled": len(y_all), "n_wins": int(y_all.sum()),
+        "data": {"n_leads": len(feature_set.X), "n_labelled": len(rows), "n_wins": int(y_rows.sum()),
                  "as_of": as_of, "notes": data_notes, "load_warnings": list(workspace.warnings),
                  "has_truth": workspace.truth is not None},
         "scoring": {"moment": config.scoring.moment, "days_after_created": config.scoring.days_after_created,
