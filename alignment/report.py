@@ -476,12 +476,14 @@ def build_index(reports: str | Path) -> Path:
                 f"<td>{_cell(row.get('median_hours_to_touch'), '{:.1f}')}</td>"
                 f"<td>{_cell(row.get('psi'), '{:.2f}')}</td>"
                 f"<td>{'v' + str(row['agreement']) if row['agreement'] else 'none in force'}</td>"
-                f"<td>{html.escape(row['reasons'][0] if row['reasons'] else '')}</td></tr>")
+                f"<td>{'<br>'.join(html.escape(reason) for reason in row['reasons'])}</td></tr>")
         body.append("</tbody></table>")
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Monthly lead reviews</title>"
         "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
         "td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;font-size:14px}"
+        "td{vertical-align:top}"
+        "td:nth-child(-n+6){white-space:nowrap}"
         ".keep{color:#1a7f37}.watch{color:#b35900}.recalibrate{color:#c00;font-weight:bold}"
         "img{max-width:100%}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
     path = reports / "index.html"
