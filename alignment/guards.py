@@ -260,7 +260,10 @@ def screen_columns(
             continue
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
         if len(uniques) <= 1:
-            only = "missing" if len(uniques) == 0 or pd.isna(uniques[0]) else repr(uniques[0])
+            value = uniques[0] if len(uniques) else None
+            if isinstance(value, np.generic):
+                value = value.item()  # "0.0", not "np.float64(0.0)"
+            only = "missing" if value is None or pd.isna(value) else repr(value)
             result.dropped.append({"column": column, "reason": f"constant (every lead: {only})"})
             continue
         key = hash(codes.tobytes())

@@ -1054,7 +1054,9 @@ def _activities_table(
             f"{_rows(frame.index[~complete], offset)}) name no known lead or have no time — left out"
         )
         frame = frame[complete]
-    frame["lead_id"] = pd.Categorical(frame["lead_id"].astype("str"), categories=pd.Index(lead_ids.astype("str")))
+    frame["lead_id"] = pd.Categorical(
+        frame["lead_id"].astype("str"), categories=pd.Index(lead_ids.astype("str"))
+    )
     frame["activity_type"] = frame["activity_type"].astype("str").astype("category")
     return frame.reset_index(drop=True)
 

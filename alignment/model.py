@@ -796,29 +796,14 @@ def run_fit(config_path: str | os.PathLike | None, out: str | os.PathLike | None
 def read_leads_to_score(input_path: str | os.PathLike, config: Config) -> pd.DataFrame:
     """Read an export of new leads with the real loader and map it with the model's config.
 
-    New leads usually carry no outcome (or all "open"), which the loader refuses for a
-    history ("nothing to tell apart"). Two placeholder rows, one won and one lost, are
-    appended so the loader's outcome check passes, and removed after it; the outcome of the
-    real rows is kept as exported (open when there is none).
+    New leads usually carry no outcome (or all "open"): the loader's ``history=False`` mode
+    accepts that, and keeps the outcome as exported where there is one.
     """
     source = config.source
     raw = loader.read_table(input_path, separator=source.separator, encoding=source.encoding,
                             sheet=source.sheet, missing_values=source.missing_values)
-    label, offset = raw.attrs["source"], raw.attrs["row_offset"]
-    mapped = loader._apply_mapping(raw.head(1), config, label)
-    header_of = dict(zip(mapped.columns, raw.columns, strict=True))
-    outcome_header = header_of.get("outcome", "outcome")
-    raw = raw.copy()
-    if outcome_header not in raw.columns:
-        raw[outcome_header] = config.outcome.open[0] if config.outcome.open else "open"
-    placeholders = pd.DataFrame({outcome_header: [config.outcome.won[0], config.outcome.lost[0]]})
-    id_header = header_of.get("lead_id")
-    if id_header is not None:
-        placeholders[id_header] = ["__alignment_placeholder_won__", "__alignment_placeholder_lost__"]
-    combined = pd.concat([raw, placeholders], ignore_index=True)
-    combined.attrs.update(source=label, row_offset=offset)
-    leads, _, _ = loader.conform_leads(combined, config, label, offset)
-    return leads.iloc[:len(raw)].reset_index(drop=True)
+    leads, _, _ = loader.conform_leads(raw, config, history=False)
+    return leads
 
 
 def _write_table_atomic(frame: pd.DataFrame, out_path: Path) -> None:

@@ -274,6 +274,9 @@ def headline(metrics: dict) -> str:
     agreement = metrics["agreement"]
     if agreement["in_force"]:
         held = f"Held against agreement v{agreement['version']} (made on model {agreement['model_version']})."
+        if metrics.get("model_version") and agreement["model_version"] != metrics["model_version"]:
+            held += (f" **The scores come from another model ({metrics['model_version']})**: its thresholds "
+                     "may not mean what was agreed; recalibrate the agreement in a workshop.")
     else:
         held = ("**No agreement is in force**: the service levels below are the workspace defaults, "
                 "not judged.")

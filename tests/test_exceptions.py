@@ -10,7 +10,8 @@ from alignment.exceptions import AlignmentError, ConfigError, DataError
 def test_one_line_names_file_column_row_and_hint():
     error = DataError("not a date: 'tomorrow'", file="leads.csv", column="created_at", row=17,
                       hint="use YYYY-MM-DD")
-    assert error.one_line() == "leads.csv, column 'created_at', row 17: not a date: 'tomorrow' — use YYYY-MM-DD"
+    expected = "leads.csv, column 'created_at', row 17: not a date: 'tomorrow' — use YYYY-MM-DD"
+    assert error.one_line() == expected
 
 
 def test_newlines_never_break_the_line():
