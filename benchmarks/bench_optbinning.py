@@ -26,6 +26,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from benchmarks import require_attribute, require_module
 
@@ -116,6 +117,13 @@ def compare_on_split(split: TrainingSplit, *, seed: int = 0,
     """The comparison itself, on matrices already built (see :func:`compare_with_optbinning`)."""
     if len(np.unique(split.y_train)) < 2 or len(np.unique(split.y_holdout)) < 2:
         raise ValueError("the training window and the hold-out both need won and not-won leads")
+    # Both single-threaded, as `alignment fit` runs its scale (thread pools spin against each other on a
+    # shared 2-core machine); optbinning's BinningProcess runs in one process by default too.
+    with threadpool_limits(limits=1):
+        return _compare(split, seed=seed, echo=echo)
+
+
+def _compare(split: TrainingSplit, *, seed: int, echo: Callable[[str], None]) -> dict[str, Any]:
 
     ours = clone(split.scorecard)
     start = time.perf_counter()
