@@ -295,3 +295,36 @@ def test_a_killed_run_leaves_the_earlier_report_and_the_next_run_cleans_up(works
     report._recover(reports, "2026-08")
     assert {p.name: p.read_bytes() for p in month.iterdir()} == earlier
     assert not list(reports.glob(".2026-08.*"))  # stale temporary folders are gone too
+
+
+def test_headline_says_when_the_agreement_was_made_on_another_model():
+    metrics = {"month": "2026-10", "verdict": "keep", "reasons": ["fine"], "model_version": "new",
+               "agreement": {"in_force": True, "version": 2, "model_version": "old"}}
+    assert "another model (new)" in report.headline(metrics)
+    metrics["model_version"] = "old"
+    assert "another model" not in report.headline(metrics)
+    metrics["agreement"] = {"in_force": False, "version": None, "model_version": None}
+    assert "No agreement is in force" in report.headline(metrics)
+
+
+@pytest.mark.slow
+def test_all_missing_renders_only_the_months_without_a_render(workspace, tmp_path):
+    import shutil
+
+    copy = tmp_path / "catch-up"
+    shutil.copytree(workspace, copy, ignore=shutil.ignore_patterns("reports"))
+    config = copy / "alignment.toml"
+    assert _cli("--config", str(config), "--month", "2026-10").exit_code == 0
+    rendered = copy / "reports" / "2026-10"
+    # every month but one already has a complete render (a copy of October's)
+    for month in ["2024-11", "2024-12", "2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06",
+                  "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02",
+                  "2026-03", "2026-05", "2026-06", "2026-07", "2026-08", "2026-09"]:
+        shutil.copytree(rendered, copy / "reports" / month)
+    result = _cli("--config", str(config), "--all-missing")
+    assert result.exit_code == 0, result.output
+    assert "2026-04: " in result.output  # the one missing month with data was rendered
+    assert json.loads((copy / "reports" / "2026-04" / "metrics.json").read_text())["month"] == "2026-04"
+    assert len(report.rendered_months(copy / "reports")) == 24
+    result = _cli("--config", str(config), "--all-missing")
+    assert result.exit_code == 0 and "already rendered" in result.output
