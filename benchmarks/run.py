@@ -760,9 +760,6 @@ def profile_command(name: str, command: Sequence[str], out_dir: Path, *, top: in
     Path
         The text summary.
     """
-    import io
-    import pstats
-
     if len(command) < 3 or command[1] != "-m":
         raise ValueError(f"profile_command needs a 'python -m module ...' command, got {list(command)[:3]}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -771,15 +768,27 @@ def profile_command(name: str, command: Sequence[str], out_dir: Path, *, top: in
                               out_dir / f"profile-{name}.log")
     if measure.returncode != 0:
         raise RuntimeError(f"profiled {name} exited {measure.returncode}: {measure.last_line()}")
+    return write_profile_summary(prof, f"{name}: {' '.join(command[1:])}",
+                                 f"cProfile, main process only; {measure.seconds:.1f} s under the profiler",
+                                 out_dir / f"profile-{name}.txt", top=top)
+
+
+def write_profile_summary(prof: Path, title: str, note: str, out: Path, *, top: int = 30) -> Path:
+    """The ``top`` functions of a cProfile dump by cumulative and by own time, as text."""
+    import io
+    import pstats
+
     buffer = io.StringIO()
+    buffer.write(f"# profile of {title}\n# ({note})\n")
+    buffer.write("\n## the workbook's own functions, by cumulative time\n")
+    pstats.Stats(str(prof), stream=buffer).sort_stats("cumulative").print_stats(r"/alignment/", top)
     stats = pstats.Stats(str(prof), stream=buffer).strip_dirs()
-    buffer.write(f"# profile of {name}: {' '.join(command[1:])}\n")
-    buffer.write(f"# (cProfile, main process only; {measure.seconds:.1f} s under the profiler)\n")
+    buffer.write("\n## everything, by cumulative time\n")
     stats.sort_stats("cumulative").print_stats(top)
+    buffer.write("\n## everything, by own time\n")
     stats.sort_stats("tottime").print_stats(top)
-    text = out_dir / f"profile-{name}.txt"
-    text.write_text(buffer.getvalue())
-    return text
+    out.write_text(buffer.getvalue())
+    return out
 
 
 def profile_fit(config_path: Path, out_dir: Path) -> Path:
@@ -789,6 +798,32 @@ def profile_fit(config_path: Path, out_dir: Path) -> Path:
         shutil.rmtree(model_dir)
     command = alignment_command("fit", "--config", str(config_path), "--out", str(model_dir))
     return profile_command("fit", command, out_dir)
+
+
+def profile_scorecard(config_path: Path, out_dir: Path) -> Path:
+    """Profile our scale's fit alone on the fit's training matrix (in this process, single-threaded)."""
+    import cProfile
+
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
+
+    model = require_module("alignment.model")
+    split = require_attribute(model, "training_split")(config_path)
+    scorecard = clone(split.scorecard)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prof = out_dir / "profile-scorecard.prof"
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    with threadpool_limits(limits=1):
+        profiler.runcall(scorecard.fit, split.X_train, split.y_train)
+    seconds = time.perf_counter() - start
+    profiler.dump_stats(prof)
+    return write_profile_summary(
+        prof, f"PointsScorecard.fit on {split.X_train.shape[0]:,} × {split.X_train.shape[1]}",
+        f"cProfile; {seconds:.1f} s under the profiler", out_dir / "profile-scorecard.txt")
+
+
+PROFILES = {"fit": profile_fit, "scorecard": profile_scorecard}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -804,8 +839,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only this section (repeatable; what it needs runs too)")
     parser.add_argument("--show", type=Path, default=None, metavar="RESULTS_JSON",
                         help="only print the table of an earlier results file")
-    parser.add_argument("--profile-fit", action="store_true",
-                        help="afterwards, profile `alignment fit` with cProfile (results/profile-fit-*.txt)")
+    parser.add_argument("--profile", action="append", choices=sorted(PROFILES), default=[],
+                        help="afterwards, profile `alignment fit` or our scale's fit alone with cProfile "
+                             "(results/profile-SIZE/profile-*.txt); repeatable")
     return parser
 
 
@@ -826,13 +862,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(format_table(results))
     print(f"\nwritten: {out}")
-    if args.profile_fit:
-        config_path = args.cache / f"demo-{n_leads}-seed{args.seed}" / "bench.toml"
+    config_path = args.cache / f"demo-{n_leads}-seed{args.seed}" / "bench.toml"
+    for name in args.profile:
         if not config_path.is_file():
-            print(f"cannot profile the fit: no benchmark history at {config_path.parent}", file=sys.stderr)
+            print(f"cannot profile {name}: no benchmark history at {config_path.parent}", file=sys.stderr)
             return 1
-        summary = profile_fit(config_path, out.parent / f"profile-{size_label(n_leads)}")
-        print(f"profile of the fit: {summary}")
+        summary = PROFILES[name](config_path, out.parent / f"profile-{size_label(n_leads)}")
+        print(f"profile of {name}: {summary}")
     return 1 if results["errors"] else 0
 
 
