@@ -157,7 +157,8 @@ def review_month(config_path: str | Path | None, month: str | None = None,
         agreement=agreement, service_levels=config.service_levels.model_dump(),
         horizon_days=config.scoring.horizon_days, moment=config.scoring.moment,
         days_after_created=config.scoring.days_after_created, trend_months=trend_months,
-        model_version=model.version, fitted_until=max(fitted) if fitted else None)
+        model_version=model.version, fitted_until=max(fitted) if fitted else None,
+        validation=model.validation)
     cohort = review.scored_cohort(workspace.leads, scores, period, moment=config.scoring.moment,
                                   days_after_created=config.scoring.days_after_created)
     shown = [c for c in ("score", "probability", "grade", "campaign", "source", "outcome") if c in cohort]

@@ -19,11 +19,12 @@ Verdict rules (documented in ``docs/monthly-review.md``)
 *recalibrate* when any of: score drift PSI >= 0.25 (beyond sampling noise, see :func:`score_drift`); sales
 rejects more than 35 % of the decided MQLs; a mature cohort wins clearly fewer or more deals than the scale
 promised (|z| >= 3 and a relative gap >= 25 %; never a cohort the scale was fitted or calibrated on).
-*watch* when any of: PSI >= 0.1 (beyond sampling noise); rejection rate above 25 %; a new (first MQL within
-3 months) or worsened campaign or source whose MQLs sales accepts far less often than the rest (Fisher exact
-p < 0.01 and at least 15 points below); a mature calibration gap with |z| >= 2; and, only when an agreement is
-in force, MQL volume below 80 % of the commitment, an expected win rate of the MQLs below the agreed minimum,
-or fewer than 80 % of MQLs touched within the agreed hours.
+*watch* when any of: PSI >= 0.1 (beyond sampling noise); rejection rate above 25 %; an early-stage gap (leads
+accepted within 14 days against the validation window at the same scores, |z| >= 3 and >= 15 % apart); a new
+(first MQL within 3 months) or worsened campaign or source whose MQLs sales accepts far less often than the
+rest (Fisher exact p < 0.01 and at least 15 points below); a mature calibration gap with |z| >= 2; and, only
+when an agreement is in force, MQL volume below 80 % of the commitment, an expected win rate of the MQLs below
+the agreed minimum, or fewer than 80 % of MQLs touched within the agreed hours.
 Otherwise *keep*.
 """
 
@@ -46,6 +47,8 @@ REJECTION_RECALIBRATE = 0.35
 CALIBRATION_Z_WATCH = 2.0
 CALIBRATION_Z_RECALIBRATE = 3.0
 CALIBRATION_RELATIVE_GAP = 0.25
+EARLY_Z_WATCH = 3.0
+EARLY_RELATIVE_GAP = 0.15
 VOLUME_WATCH_SHARE = 0.8
 SPEED_WATCH_SHARE = 0.8
 CAMPAIGN_P_VALUE = 0.01
@@ -350,6 +353,69 @@ def conversion_by_band(cohort: pd.DataFrame, *, as_of: pd.Timestamp, horizon_day
             "z": (observed - expected) / math.sqrt(spread) if mature and spread > 0 else None}
 
 
+def early_acceptance(cohort: pd.DataFrame, reference: pd.DataFrame, *, as_of: pd.Timestamp, days: int = 14,
+                     edges: Sequence[float] = DEFAULT_BAND_EDGES, stage: str = "sal_at") -> dict:
+    """Early-stage calibration: leads reaching ``stage`` within ``days`` of scoring, against the reference.
+
+    A young cohort cannot be held against win probabilities yet, but sales's acceptance comes within days.
+    Per score band, the share of the cohort's leads accepted within ``days`` of their scoring moment is held
+    against the same share among the reference leads (the model's validation window) of that band. Only leads
+    scored at least ``days`` before ``as_of`` count, so every lead had the same time.
+
+    Parameters
+    ----------
+    cohort : DataFrame
+        ``score, scored_at`` and the ``stage`` timestamp (e.g. from :func:`scored_cohort`).
+    reference : DataFrame
+        The same columns for the reference leads.
+    as_of : Timestamp
+        The export moment.
+    days : int
+        Days after the scoring moment.
+    edges : sequence of float
+        Score band edges.
+    stage : str
+        The stage timestamp column (``sal_at``: accepted by sales).
+
+    Returns
+    -------
+    dict
+        ``leads`` (old enough and in a band the reference covers), ``bands`` (``band, leads, expected_rate,
+        observed_rate``), ``expected``, ``observed``, ``relative_gap`` and ``z`` (observed minus expected over
+        its standard deviation, counting the sampling noise of the reference rates too).
+    """
+    if days < 1:
+        raise ValueError(f"days must be >= 1, got {days}")
+    labels = band_labels(edges)
+    window = pd.Timedelta(days=days)
+
+    def reached(frame: pd.DataFrame) -> pd.Series:
+        return ((_column(frame, stage) - frame["scored_at"]) <= window).fillna(False).astype(bool)
+
+    old_enough = cohort[(cohort["scored_at"] + window <= as_of).fillna(False).to_numpy()]
+    ref_band = pd.cut(reference["score"], bins=list(edges), right=False, labels=labels)
+    ref = pd.DataFrame({"band": ref_band, "hit": reached(reference)}).groupby("band", observed=False)["hit"]
+    ref_rate, ref_n = ref.mean(), ref.size()
+    band = pd.cut(old_enough["score"], bins=list(edges), right=False, labels=labels)
+    hit = reached(old_enough)
+    rows, expected, observed, variance, counted = [], 0.0, 0, 0.0, 0
+    for label in labels:
+        members = (band == label).to_numpy()
+        n, p, n_ref = int(members.sum()), ref_rate.get(label), int(ref_n.get(label, 0))
+        covered = n and n_ref and p is not None and not pd.isna(p)
+        rows.append({"band": label, "leads": n, "expected_rate": float(p) if covered else None,
+                     "observed_rate": _rate(int(hit[members].sum()), n)})
+        if covered:
+            counted += n
+            expected += n * p
+            observed += int(hit[members].sum())
+            variance += n * p * (1 - p) + n * n * p * (1 - p) / n_ref
+    return {"stage": stage.removesuffix("_at"), "days": days, "leads": counted, "bands": rows,
+            "expected": expected, "observed": observed,
+            "relative_gap": (observed - expected) / expected if expected > 0 else None,
+            "z": (observed - expected) / math.sqrt(variance) if variance > 0 else None}
+
+
 def score_drift(month_scores: pd.Series, baseline_scores: pd.Series, bins: int = 10) -> dict:
     """Population stability (PSI) of the month's scores against the model's validation-window scores.
 
@@ -524,6 +590,14 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
             add("recalibrate", text)
         elif abs(z) >= CALIBRATION_Z_WATCH:
             add("watch", text)
+    early = metrics.get("early_acceptance") or {}
+    if early.get("z") is not None and early.get("relative_gap") is not None and \
+            abs(early["z"]) >= EARLY_Z_WATCH and abs(early["relative_gap"]) >= EARLY_RELATIVE_GAP:
+        direction = "less" if early["relative_gap"] < 0 else "more"
+        add("watch", f"Sales accepted {early['observed']} of this month's leads within {early['days']} days "
+                     f"where leads of the same scores in the validation window would have given "
+                     f"{early['expected']:.0f} ({abs(early['relative_gap']):.0%} {direction}): an early sign "
+                     "that the scores no longer mean what they did.")
     for channel in ("campaign", "source"):
         for row in metrics.get(f"{channel}_quality") or []:
             if row["poor"] and (row.get("new") or row.get("worse")):
@@ -608,7 +682,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                     agreement: Any = None, service_levels: Mapping[str, float] | None = None,
                     horizon_days: int = 180, moment: str = "mql", days_after_created: int = 0,
                     trend_months: int = 6, model_version: str | None = None,
-                    fitted_until: pd.Timestamp | None = None) -> dict:
+                    fitted_until: pd.Timestamp | None = None, validation: pd.DataFrame | None = None) -> dict:
     """Every number of the monthly review, as the plain dict written to ``metrics.json``.
 
     Parameters
@@ -637,6 +711,8 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     fitted_until : Timestamp, optional
         The last scoring moment the scale was trained or calibrated on. A cohort scored before it is
         in-sample: its calibration is shown but never judged (it is not a validation).
+    validation : DataFrame, optional
+        The model's hold-out (``lead_id, score, scored_at``): the reference of :func:`early_acceptance`.
 
     Returns
     -------
@@ -690,6 +766,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         "hygiene": crm_hygiene(leads, period),
         "calibration": None,
         "drift": None,
+        "early_acceptance": None,
     }
     if cohort is not None:
         calibration = conversion_by_band(cohort, as_of=pd.Timestamp(as_of), horizon_days=horizon_days,
@@ -700,6 +777,11 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         metrics["calibration"] = calibration
         if baseline_scores is not None:
             metrics["drift"] = score_drift(cohort["score"], baseline_scores)
+        if validation is not None and {"lead_id", "score", "scored_at"} <= set(validation.columns):
+            reference = validation[["lead_id", "score", "scored_at"]].merge(
+                leads[["lead_id", "sal_at"]] if "sal_at" in leads else leads[["lead_id"]], on="lead_id")
+            metrics["early_acceptance"] = early_acceptance(cohort, reference, as_of=pd.Timestamp(as_of),
+                                                           edges=edges)
     volume = metrics["mql_volume"]
     volume["min_win_rate"] = levels.get("min_win_rate") if in_force else None
     volume["expected_win_rate"] = None

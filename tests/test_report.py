@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from alignment import notebook, report
+from alignment import notebook, report, review
 from alignment.exceptions import ReportError
 
 
@@ -246,9 +246,16 @@ def test_the_planted_change_is_found_and_calm_months_are_kept(workspace):
     for metrics in planted:
         assert metrics["verdict"] in {"watch", "recalibrate"}
         assert any(PLANTED_CAMPAIGN in reason for reason in metrics["reasons"]), metrics["reasons"]
-    # the scores moved: drift flagged in at least one planted month, in no calm one
-    assert any(m["drift"]["status"] != "stable" for m in planted)
-    assert all(verdicts[m]["drift"]["status"] == "stable" for m in calm)
+    # the scores stopped meaning what they did: drift or an early calibration gap in at least one planted
+    # month, in no calm one
+    def flagged(metrics):
+        early = metrics["early_acceptance"]
+        early_gap = abs(early["z"]) >= review.EARLY_Z_WATCH and \
+            abs(early["relative_gap"]) >= review.EARLY_RELATIVE_GAP
+        return metrics["drift"]["status"] != "stable" or early_gap
+
+    assert any(flagged(m) for m in planted)
+    assert not any(flagged(verdicts[m]) for m in calm)
 
 
 def test_missing_months_are_the_full_months_not_rendered_yet():

@@ -416,3 +416,35 @@ def test_grade_grid_counts_closed_leads_by_grade():
     assert grid.loc[("B", "2"), "leads"] == 2 and grid.loc[("B", "2"), "won"] == 1
     with pytest.raises(DataError, match="fit_grade"):
         review.grade_grid(scored.drop(columns="fit_grade"))
+
+
+def test_early_acceptance_against_the_reference_by_hand():
+    stamp = pd.Timestamp("2025-03-01")
+    day = pd.Timedelta(days=1)
+    # reference: band 0-49 accepted within 14 days 1 in 4, band 50-100 3 in 4
+    reference = pd.DataFrame({"score": [10, 20, 30, 40, 60, 70, 80, 90],
+                              "scored_at": [stamp] * 8,
+                              "sal_at": [stamp + day, None, None, stamp + 30 * day,
+                                         stamp + day, stamp + 2 * day, stamp + 3 * day, None]})
+    cohort = pd.DataFrame({"score": [15, 25, 65, 75, 85, 95],
+                           "scored_at": [stamp] * 5 + [stamp + 20 * day],  # the last one is too young
+                           "sal_at": [stamp + day, None, None, None, stamp + day, None]})
+    result = review.early_acceptance(cohort, reference, as_of=stamp + 25 * day, days=14, edges=[0, 50, 101])
+    low, high = result["bands"]
+    assert (low["leads"], low["expected_rate"], low["observed_rate"]) == (2, 0.25, 0.5)
+    assert (high["leads"], high["expected_rate"], high["observed_rate"]) == (3, 0.75, pytest.approx(1 / 3))
+    assert result["leads"] == 5 and result["observed"] == 2
+    assert result["expected"] == pytest.approx(2 * 0.25 + 3 * 0.75)
+    variance = (2 * 0.25 * 0.75 + 4 * 0.25 * 0.75 / 4) + (3 * 0.75 * 0.25 + 9 * 0.75 * 0.25 / 4)
+    assert result["z"] == pytest.approx((2 - 2.75) / math.sqrt(variance))
+    with pytest.raises(ValueError, match="days"):
+        review.early_acceptance(cohort, reference, as_of=stamp, days=0)
+
+
+def test_an_early_acceptance_gap_is_a_watch():
+    metrics = {"early_acceptance": {"observed": 114, "expected": 147.0, "days": 14, "z": -3.1,
+                                    "relative_gap": -0.224}}
+    result = review.verdict(metrics)
+    assert result["verdict"] == "watch" and "early sign" in result["reasons"][0]
+    metrics["early_acceptance"]["z"] = -2.5
+    assert review.verdict(metrics)["verdict"] == "keep"
