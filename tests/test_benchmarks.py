@@ -262,3 +262,14 @@ def test_a_section_after_a_failed_one_says_it_was_skipped_for_that(tmp_path):
     ctx.failed.add("demo_data")
     with pytest.raises(run.DependencyFailed, match="the demo_data section failed"):
         run.section_report(ctx)
+
+
+@pytest.mark.slow
+def test_profile_of_our_scale_on_the_fits_training_matrix(tiny_run, tmp_path):
+    _, results, folder = tiny_run
+    if "optbinning" in results["skipped"]:
+        pytest.skip(results["skipped"]["optbinning"])
+    config_path = folder / "cache" / f"demo-{TINY_LEADS}-seed{run.DEFAULT_SEED}" / "bench.toml"
+    text = run.profile_scorecard(config_path, tmp_path).read_text()
+    assert text.startswith("# profile of PointsScorecard.fit on ")
+    assert "scorecard.py" in text and "by own time" in text
