@@ -509,6 +509,9 @@ def section_features(ctx: BenchContext) -> dict[str, Any]:
 def section_optbinning(ctx: BenchContext) -> dict[str, Any]:
     """optbinning's BinningProcess + Scorecard against our scale, on the same training matrix and hold-out."""
     config_path = ctx.require_config()
+    if importlib.util.find_spec("optbinning") is None:
+        raise SectionUnavailable("optbinning is not installed (the benchmark's extra: "
+                                 "pip install -e '.[bench]')")
     from benchmarks import bench_optbinning
 
     measured = bench_optbinning.compare_with_optbinning(config_path, seed=ctx.seed, echo=ctx.echo)
