@@ -332,6 +332,9 @@ def section_machine(ctx: BenchContext) -> dict[str, Any]:
                 break
     git_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
+    # Code measured that differs from the commit (work in progress in the tree) is named, not hidden.
+    changed = subprocess.run(["git", "status", "--porcelain", "--", "alignment", "notebooks", "benchmarks"],
+                             cwd=ROOT, capture_output=True, text=True).stdout.splitlines()
     machine = {
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
@@ -342,6 +345,7 @@ def section_machine(ctx: BenchContext) -> dict[str, Any]:
         "packages": versions,
         "chromium": shutil.which("chromium"),
         "git_commit": git_commit,
+        "uncommitted_files": sorted(line[3:] for line in changed),
         "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
     }
     return {"machine": machine}
