@@ -495,6 +495,20 @@ def build_index(reports: str | Path) -> Path:
     return path
 
 
+def _planning_config(config: Any) -> Any:
+    """The config to load the leads with for choosing months: without the activities when it can.
+
+    Choosing the months needs only the leads' dates and the export moment. The activities (the bulk of a large
+    workspace: 20M rows for 1M leads) only matter when the config does not fix ``scoring.as_of``, because
+    the export moment is then the latest timestamp in the data, activities included. The notebook loads
+    everything again in its kernel either way.
+    """
+    if config.scoring.as_of is None:
+        return config
+    return config.model_copy(update={"source": config.source.model_copy(update={"activities": None,
+                                                                                "truth": None})})
+
+
 def _cell(value: Any, fmt: str) -> str:
     return "–" if value is None or (isinstance(value, float) and pd.isna(value)) else fmt.format(value)
 
@@ -544,7 +558,7 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
     config = find_config(config_path)
     if month is not None and all_missing:
         raise ReportError("give either --month or --all-missing, not both")
-    workspace = load_workspace(config)
+    workspace = load_workspace(_planning_config(config))
     reports = config.reports_dir
     done = set(rendered_months(reports)) if reports.is_dir() else set()
     if all_missing:

@@ -335,3 +335,14 @@ def test_all_missing_renders_only_the_months_without_a_render(workspace, tmp_pat
     assert len(report.rendered_months(copy / "reports")) == 24
     result = _cli("--config", str(config), "--all-missing")
     assert result.exit_code == 0 and "already rendered" in result.output
+
+
+def test_months_are_planned_without_the_activities_only_when_the_export_moment_is_fixed(demo_config):
+    from alignment.config import load_config
+
+    config = load_config(demo_config)
+    assert config.scoring.as_of is not None and config.source.activities
+    planning = report._planning_config(config)
+    assert planning.source.activities is None and planning.source.leads == config.source.leads
+    unfixed = config.model_copy(update={"scoring": config.scoring.model_copy(update={"as_of": None})})
+    assert report._planning_config(unfixed).source.activities == config.source.activities
