@@ -22,9 +22,9 @@ promised (|z| >= 3 and a relative gap >= 25 %; never a cohort the scale was fitt
 *watch* when any of: PSI >= 0.1 (beyond sampling noise); rejection rate above 25 %; an early-stage gap (leads
 accepted within 14 days against the validation window at the same scores, |z| >= 3 and >= 15 % apart); a new
 (first MQL within 3 months) or worsened campaign or source whose MQLs sales accepts far less often than the
-rest (Fisher exact p < 0.01 and at least 15 points below); a mature calibration gap with |z| >= 2; and, only
-when an agreement is in force, MQL volume below 80 % of the commitment, an expected win rate of the MQLs below
-the agreed minimum, or fewer than 80 % of MQLs touched within the agreed hours.
+rest (Fisher exact p < 0.01 / channels tested, at least 15 points below); a mature calibration gap with
+|z| >= 2; and, only when an agreement is in force, MQL volume below 80 % of the commitment, an expected win
+rate of the MQLs below the agreed minimum, or fewer than 80 % of MQLs touched within the agreed hours.
 Otherwise *keep*.
 """
 
@@ -457,8 +457,8 @@ def _less_often(hits: int, n: int, other_hits: int, other_n: int) -> float | Non
     return float(fisher_exact(table, alternative="less").pvalue)
 
 
-def _clearly_below(rate: float | None, other: float | None, p_value: float | None) -> bool:
-    return (rate is not None and other is not None and p_value is not None and p_value < CAMPAIGN_P_VALUE
+def _clearly_below(rate: float | None, other: float | None, p_value: float | None, alpha: float) -> bool:
+    return (rate is not None and other is not None and p_value is not None and p_value < alpha
             and rate <= other - CAMPAIGN_ACCEPTANCE_GAP)
 
 
@@ -468,9 +468,11 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
     """Volume, acceptance, win rate and mean score per campaign (or source) for the MQLs of ``month``.
 
     A channel is flagged ``poor`` when sales accepts its MQLs far less often than the rest of the month's
-    MQLs: Fisher's exact test p < 0.01 and an acceptance rate at least 15 points below the others, with at
-    least ``min_mqls`` MQLs. It is ``new`` when it handed over no MQL in the ``history_months`` before, and
-    ``worse`` when its acceptance fell clearly below its own history (same test). Only a poor channel that is
+    MQLs: Fisher's exact test p < 0.01 / k (Bonferroni over the k channels with at least ``min_mqls`` MQLs
+    this month: with a dozen campaigns a month, p < 0.01 alone would flag one by chance every few months)
+    and an acceptance rate at least 15 points below the others. It is ``new`` when its first MQL falls within
+    the last :data:`NEW_CHANNEL_MONTHS` months, and ``worse`` when its acceptance fell clearly below its own
+    ``history_months`` before (same test). Only a poor channel that is
     new or worse is news for the verdict: a channel that was always poor is shown, not re-alarmed every month.
     ``win_rate`` is won / closed so far (a recent month is immature: see the band section).
     """
@@ -495,6 +497,8 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
     accepted = _column(mqls, "sal_at").notna()
     won = _is_won(mqls)
     closed = mqls["outcome"].astype("string").isin(["won", "lost"]).fillna(False).astype(bool)
+    counts = names.value_counts()
+    alpha = CAMPAIGN_P_VALUE / max(1, int((counts >= min_mqls).sum()))
     rows = []
     for name in sorted(names.unique()):
         own = (names == name).to_numpy()
@@ -502,11 +506,12 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
         rest_n, rest_acc = len(mqls) - n, int(accepted[~own].sum())
         rate, rest_rate = _rate(n_acc, n), _rate(rest_acc, rest_n)
         p_value = _less_often(n_acc, n, rest_acc, rest_n)
-        poor = n >= min_mqls and _clearly_below(rate, rest_rate, p_value)
+        poor = n >= min_mqls and _clearly_below(rate, rest_rate, p_value, alpha)
         mine = (past_names == name).to_numpy()
         past_n, past_acc = int(mine.sum()), int(past_accepted[mine].sum())
         past_rate = _rate(past_acc, past_n)
-        worse = n >= min_mqls and _clearly_below(rate, past_rate, _less_often(n_acc, n, past_acc, past_n))
+        worse = n >= min_mqls and _clearly_below(rate, past_rate, _less_often(n_acc, n, past_acc, past_n),
+                                                 alpha)
         rows.append({by: str(name), "mqls": n, "accepted": n_acc, "acceptance_rate": rate,
                      "others_acceptance_rate": rest_rate, "p_value": p_value,
                      "new": bool(first_mql.get(name, pd.NaT) >= new_since),

@@ -235,9 +235,11 @@ def test_the_report_is_held_against_a_signed_agreement(workspace, tmp_path):
 
 @pytest.mark.slow
 def test_the_planted_change_is_found_and_calm_months_are_kept(workspace):
+    import pandas as pd
+
     verdicts = {}
-    for month in ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06",
-                  "2026-07", "2026-08", "2026-09", "2026-10"]:
+    for month in report.months_with_data(pd.read_csv(workspace / "leads.csv", parse_dates=["created_at"])
+                                         [["created_at"]])[1:]:  # the first month has no history before it
         metrics = report.review_month(workspace / "alignment.toml", month).metrics
         verdicts[month] = metrics
     calm = {m: v["verdict"] for m, v in verdicts.items() if m < "2026-08"}
