@@ -11,7 +11,7 @@ DEMO_CONFIG := $(DEMO)/alignment.toml
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name alignment --display-name "Python (alignment)" >/dev/null
 	@touch $(STAMP)
 
@@ -38,11 +38,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check alignment tests benchmarks
 
 bench-quick: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run --quick
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
 
 clean-demo:

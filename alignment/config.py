@@ -10,6 +10,7 @@ Relative paths are resolved against the folder of the config file.
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -171,7 +172,7 @@ class Config(_Section):
         if location is None or is_url(location):
             return location
         path = Path(location).expanduser()
-        return str(path if path.is_absolute() else self.workspace / path)
+        return os.path.normpath(path if path.is_absolute() else self.workspace / path)
 
     @property
     def model_dir(self) -> Path:
