@@ -736,8 +736,11 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
 def _to_float(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series:
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype(float)
-    text = raw.astype("str").str.replace(r"[\s$€£,]", "", regex=True)
-    numbers = pd.to_numeric(text, errors="coerce")
+    text = raw.astype("str").str.replace(r"[\s$€£]", "", regex=True)
+    # "1.234,56" and "12,5" (European exports) use a decimal comma; "1,234.56" and "1,234" a thousands comma.
+    decimal_comma = text.str.contains(r",\d{1,2}$") | text.str.contains(r"\.\d{3},")
+    text = text.where(~decimal_comma, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
     bad = raw.notna() & numbers.isna()
     if bad.any():
         first = raw.index[bad][0]

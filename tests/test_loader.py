@@ -620,3 +620,16 @@ def test_bad_input_generated(case, tmp_path, monkeypatch):
     folder.mkdir()
     make(folder)
     _assert_refused(folder, args, expect, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [("1234.5", 1234.5), ("1,234", 1234.0), ("1,234.56", 1234.56), ("1.234,56", 1234.56), ("12,5", 12.5),
+     ("€ 1.000,00", 1000.0), ("$2,500", 2500.0)],
+)
+def test_amounts_with_thousands_and_decimal_commas(tmp_path, written, expected):
+    (tmp_path / "leads.csv").write_text(
+        f'lead_id;outcome;amount\n1;won;"{written}"\n2;lost;\n', encoding="utf-8"
+    )
+    workspace = _load(tmp_path, '[source]\nleads = "leads.csv"\n')
+    assert workspace.leads["amount"].iloc[0] == pytest.approx(expected)
