@@ -739,7 +739,8 @@ def _to_float(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series
     text = raw.astype("str").str.replace(r"[\s$€£]", "", regex=True)
     # "1.234,56" and "12,5" (European exports) use a decimal comma; "1,234.56" and "1,234" a thousands comma.
     decimal_comma = text.str.contains(r",\d{1,2}$") | text.str.contains(r"\.\d{3},")
-    text = text.where(~decimal_comma, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    european = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    text = text.where(~decimal_comma, european)
     numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
     bad = raw.notna() & numbers.isna()
     if bad.any():
