@@ -730,6 +730,17 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
                 hint="use YYYY-MM-DD (or YYYY-MM-DD HH:MM), or leave it empty",
             )
         parsed = parsed.dt.tz_localize(None)
+    # A typed year ("3024-01-01") parses at a coarser unit but overflows the contract's nanoseconds.
+    beyond = parsed.notna() & ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max))
+    if beyond.any():
+        first = raw.index[beyond.to_numpy()][0]
+        raise DataError(
+            f"'{raw[first]}' is outside the dates a CRM can hold ({int(beyond.sum())} such rows)",
+            file=label,
+            column=column,
+            row=int(first) + offset,
+            hint="correct the year, or leave it empty",
+        )
     return parsed.astype("datetime64[ns]")
 
 
@@ -1191,8 +1202,10 @@ def _families(
 def _as_of(config: Config, leads: pd.DataFrame, activities: pd.DataFrame | None) -> pd.Timestamp:
     if config.scoring.as_of:
         try:
-            return pd.Timestamp(config.scoring.as_of).tz_localize(None)
-        except ValueError:
+            as_of = pd.Timestamp(config.scoring.as_of)
+            # The contract's timestamps are naive UTC: an export date with an offset is converted, not cut.
+            return (as_of.tz_convert("UTC").tz_localize(None) if as_of.tzinfo else as_of).as_unit("ns")
+        except (ValueError, OverflowError):
             raise ConfigError(
                 f"scoring.as_of '{config.scoring.as_of}' is not a date",
                 file=_label(str(config.path)) if config.path else None,

@@ -252,6 +252,25 @@ def test_timezones_and_mixed_date_formats_become_naive_utc(tmp_path):
     ]
 
 
+def test_export_date_with_an_offset_is_converted_to_utc(tmp_path):
+    (tmp_path / "leads.csv").write_text("lead_id,created_at,outcome\n1,2024-01-01,won\n2,2024-01-01,lost\n",
+                                        encoding="utf-8")
+    workspace = _load(
+        tmp_path, '[source]\nleads = "leads.csv"\n[scoring]\nas_of = "2024-01-02T01:00:00+02:00"\n'
+    )
+    assert workspace.as_of == pd.Timestamp("2024-01-01 23:00")
+    assert workspace.as_of.unit == "ns"
+
+
+def test_parquet_timestamp_beyond_nanoseconds_is_one_line(tmp_path):
+    frame = pd.DataFrame({"lead_id": ["1", "2", "3"], "outcome": ["won", "lost", "lost"],
+                          "created_at": np.array(["2024-01-01", "2024-01-02", "2924-01-03"],
+                                                 "datetime64[us]")})
+    frame.to_parquet(tmp_path / "leads.parquet")
+    with pytest.raises(DataError, match=r"column 'created_at', row 3: '2924-01-03.*correct the year"):
+        load_workspace(parse_config({"source": {"leads": str(tmp_path / "leads.parquet")}}))
+
+
 def test_numeric_outcome_and_ids(tmp_path):
     pd.DataFrame({"id": [101, 102, 103], "won": [1, 0, 1], "score": [10, 20, 30]}).to_parquet(
         tmp_path / "leads.parquet"
