@@ -1186,12 +1186,23 @@ def _swap_in(staging: Path, out: Path) -> None:
         return
     generated = set(manifest["files"]) if manifest else set()
     generated.update(GENERATED_FILES)
-    for entry in out.iterdir():
-        if entry.name not in generated:  # model/, agreements/, reports/ ...: the user's, kept
-            entry.rename(staging / entry.name)
+    carried: list[str] = []
     retired = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    out.rename(retired)
-    staging.rename(out)
+    try:
+        for entry in out.iterdir():
+            if entry.name not in generated:  # model/, agreements/, reports/ ...: the user's, kept
+                entry.rename(staging / entry.name)
+                carried.append(entry.name)
+        out.rename(retired)
+        staging.rename(out)
+    except BaseException:
+        # The caller removes the staging folder: the user's entries go back to where they were first.
+        if retired.exists() and not out.exists():
+            retired.rename(out)
+        for name in carried:
+            if (staging / name).exists():
+                (staging / name).rename(out / name)
+        raise
     shutil.rmtree(retired, ignore_errors=True)
 
 

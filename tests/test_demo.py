@@ -362,6 +362,26 @@ def test_replacing_a_demo_keeps_what_the_user_saved(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no temporary folders left
 
 
+def test_a_failed_swap_gives_back_what_the_user_saved(tmp_path, monkeypatch):
+    out = write_demo(tmp_path / "demo", n_leads=300, seed=1)
+    (out / "agreements").mkdir()
+    (out / "agreements" / "agreement-v0001.yaml").write_text("signed")
+    before = (out / "leads.csv").read_bytes()
+    rename = Path.rename
+
+    def refuse_retiring(self, target):
+        if Path(target).name.startswith(".demo.old-"):
+            raise OSError("device busy")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse_retiring)
+    with pytest.raises(OSError, match="device busy"):
+        write_demo(out, n_leads=300, seed=2)
+    assert (out / "agreements" / "agreement-v0001.yaml").read_text() == "signed"
+    assert (out / "leads.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
 def test_refuses_to_replace_an_edited_config(tmp_path):
     out = write_demo(tmp_path / "demo", n_leads=300)
     config = out / "alignment.toml"
