@@ -251,7 +251,14 @@ def load_config(path: str | Path) -> Config:
     if not path.is_file():
         raise ConfigError("config file not found", file=str(path),
                           hint="pass --config FILE, or run `alignment demo-data` to make one")
-    text = path.read_text(encoding="utf-8-sig")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # Editors on Windows save Latin-1 ("Société" as one byte): name the line instead of a traceback.
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"line {line} is not UTF-8 text ({raw[exc.start:exc.start + 1]!r})", file=str(path),
+                          hint="save the config as UTF-8") from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             data = yaml.safe_load(text) or {}

@@ -99,6 +99,10 @@ def test_broken_files(tmp_path):
         load_config(_write(tmp_path, "a.yaml", "source: [unclosed\n"))
     with pytest.raises(ConfigError, match="table of keys"):
         load_config(_write(tmp_path, "b.yaml", "- a\n- b\n"))
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("source:\n  leads: x.csv\nmapping:\n  Société: company\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"line 4 is not UTF-8 .*save the config as UTF-8"):
+        load_config(latin)
 
 
 def test_every_problem_on_one_line(tmp_path):
