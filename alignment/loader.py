@@ -554,6 +554,16 @@ def _activity_headers(config: Config) -> set[str]:
 
             return set(pq.read_schema(path).names)
         source = config.source
+        if not is_url(location) and path.suffix.lower() not in EXCEL_SUFFIXES:
+            sample = path.open("rb").read(SNIFF_BYTES)
+            if not sample.startswith((b"PAR1", b"PK\x03\x04")):
+                # The header line only: the whole table (millions of events) is read once, when it is loaded.
+                encoding = source.encoding or detect_encoding(sample)
+                text = sample.decode(encoding, errors="ignore")
+                header = pd.read_csv(
+                    path, sep=source.separator or sniff_separator(text), encoding=encoding, nrows=0
+                )
+                return {str(c).strip() for c in header.columns}
         return set(
             read_table(
                 location,
@@ -563,7 +573,7 @@ def _activity_headers(config: Config) -> set[str]:
                 query=source.activities_query,
             ).columns
         )
-    except (DataError, OSError, ValueError):
+    except (DataError, OSError, ValueError, LookupError):
         return set()  # its own problems are reported when it is loaded
 
 

@@ -396,6 +396,13 @@ def test_mapping_entries_for_the_activities_table(tmp_path):
     )
     assert workspace.leads["lead_id"].tolist() == ["1", "2"]
     assert workspace.activities["activity_type"].astype(str).tolist() == ["web_visit", "webinar"]
+    # Only the header is read to check the mapping: a broken event row is reported where it is.
+    (tmp_path / "events.csv").write_text(
+        "Contact;When;Kind\n1;2024-01-01;web_visit\n2;2024-01-02;webinar;x;y\n", encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=r"events.csv, row 3: this line has 5 fields"):
+        _load(tmp_path, '[source]\nleads = "leads.csv"\nactivities = "events.csv"\n'
+                        '[mapping]\nContact = "lead_id"\nWhen = "occurred_at"\nKind = "activity_type"\n')
     assert workspace.activities["occurred_at"].tolist() == [
         pd.Timestamp("2024-01-01"),
         pd.Timestamp("2024-01-02"),
