@@ -9,6 +9,7 @@ Relative paths are resolved against the folder of the config file.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import os
 import tomllib
@@ -114,6 +115,12 @@ class ScoringConfig(_Section):
     as_of: str | None = None
     """The date the data was exported; default: the latest timestamp in the data."""
     seed: int = 42
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_as_text(cls, as_of: Any) -> Any:
+        # An unquoted date (`as_of = 2024-06-30` in TOML or YAML) arrives as a date, not text.
+        return as_of.isoformat() if isinstance(as_of, dt.date) else as_of
 
 
 class SalesConfig(_Section):

@@ -126,3 +126,14 @@ def test_in_memory_config_resolves_against_the_current_folder(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     config = parse_config({"source": {"leads": "leads.csv"}})
     assert config.path is None and config.resolve("leads.csv") == str(Path.cwd() / "leads.csv")
+
+
+@pytest.mark.parametrize("name, text", [
+    ("a.toml", '[source]\nleads = "x.csv"\n[scoring]\nas_of = 2024-06-30\n'),
+    ("a.yaml", "source:\n  leads: x.csv\nscoring:\n  as_of: 2024-06-30\n"),
+])
+def test_unquoted_export_date(tmp_path, name, text):
+    assert load_config(_write(tmp_path, name, text)).scoring.as_of == "2024-06-30"
+    offset = load_config(_write(tmp_path, "b.toml", '[source]\nleads = "x.csv"\n[scoring]\n'
+                                                     "as_of = 2024-06-30T23:00:00+02:00\n"))
+    assert offset.scoring.as_of == "2024-06-30T23:00:00+02:00"
