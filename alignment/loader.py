@@ -44,6 +44,7 @@ NO_TYPO_CHECK = ("owner",)
 """People's names: two reps with similar names are two reps."""
 MAX_CATEGORIES_CHECKED = 500
 NUMBER_PROBE = 200
+INCOMPLETE_EVENT = "name no known lead, or have no time or no type"
 
 # Name patterns for attributes no family lists (first match wins; the rest are demographics).
 FAMILY_HEURISTIC = (
@@ -1041,10 +1042,12 @@ def _activities_parquet(
     # leads' own ids, so features never hash 20M strings again.
     known_ids = pd.Index(lead_ids.to_numpy(dtype=object))
     codes = pc.index_in(table["lead_id"], value_set=pa.array(known_ids.to_numpy(), pa.string()))
-    complete = pc.and_(pc.is_valid(codes), pc.is_valid(table["occurred_at"]))
+    complete = pc.and_(
+        pc.and_(pc.is_valid(codes), pc.is_valid(table["occurred_at"])), pc.is_valid(table["activity_type"])
+    )
     dropped = len(table) - pc.sum(complete).as_py()
     if dropped:
-        warnings.append(f"{label}: {dropped:,} activities name no known lead or have no time — left out")
+        warnings.append(f"{label}: {dropped:,} activities {INCOMPLETE_EVENT} — left out")
         table = table.filter(complete)
         codes = codes.filter(complete)
     frame = table.drop_columns(["lead_id"]).to_pandas()
@@ -1072,11 +1075,12 @@ def _activities_table(
     frame = frame[list(contract.ACTIVITY_COLUMNS)].copy()
     frame["lead_id"] = _as_key(frame["lead_id"])
     frame["occurred_at"] = _to_timestamps(frame["occurred_at"], "occurred_at", label, offset)
-    complete = frame["lead_id"].isin(lead_ids) & frame["occurred_at"].notna()
+    # A blank type is as common in exports as a blank time: the event is left out, not the whole table.
+    complete = frame["lead_id"].isin(lead_ids) & frame["occurred_at"].notna() & frame["activity_type"].notna()
     if not complete.all():
         warnings.append(
             f"{label}: {int((~complete).sum()):,} activities (e.g. rows "
-            f"{_rows(frame.index[~complete], offset)}) name no known lead or have no time — left out"
+            f"{_rows(frame.index[~complete], offset)}) {INCOMPLETE_EVENT} — left out"
         )
         frame = frame[complete]
     frame["lead_id"] = pd.Categorical(

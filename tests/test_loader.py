@@ -438,6 +438,25 @@ def test_activities_parquet_only_needed_columns_and_known_leads(tmp_path):
     assert workspace.as_of == activities["occurred_at"].max()
 
 
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_activities_without_a_type_are_left_out_like_those_without_a_time(tmp_path, file_format):
+    (tmp_path / "leads.csv").write_text("lead_id,outcome\n1,won\n2,lost\n", encoding="utf-8")
+    events = pd.DataFrame({
+        "lead_id": ["1", "2", "1", "2"],
+        "occurred_at": pd.to_datetime(["2024-01-01", None, "2024-01-03", "2024-01-04"]),
+        "activity_type": ["web_visit", "webinar", None, "webinar"],
+    })
+    if file_format == "csv":
+        events.to_csv(tmp_path / "events.csv", index=False)
+    else:
+        events.to_parquet(tmp_path / "events.parquet")
+    workspace = _load(tmp_path, f'[source]\nleads = "leads.csv"\nactivities = "events.{file_format}"\n')
+    activities = workspace.activities
+    assert activities["lead_id"].astype(str).tolist() == ["1", "2"]
+    assert activities["activity_type"].astype(str).tolist() == ["web_visit", "webinar"]
+    assert any("2 activities" in w and "no time or no type — left out" in w for w in workspace.warnings)
+
+
 def test_truth_and_effects_are_loaded(tmp_path):
     (tmp_path / "leads.csv").write_text("lead_id,outcome\n1,won\n2,lost\n", encoding="utf-8")
     pd.DataFrame({"lead_id": [1, 2], "true_probability": [0.7, 0.1]}).to_parquet(tmp_path / "truth.parquet")
