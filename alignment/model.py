@@ -9,7 +9,7 @@ writes the model folder. Validation is honest:
   moment, are cut into the oldest 60% (training: bands, points, regularization),
   the next 20% (calibration: ``CalibratedClassifierCV(FrozenEstimator(scale))``
   maps the score to a win probability) and the newest 20% (hold-out: every
-  reported metric). Neither the scale nor the calibration saw the hold-out.
+  reported metric). Neither the guards, the scale nor the calibration saw the hold-out.
 - Only leads whose horizon has fully passed by the export date are used: a lead
   still inside its horizon is labelled only when it has already won, so keeping
   those wins while leaving out their not-yet-won peers would inflate the newest
@@ -556,16 +556,20 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
 
     bar.set_postfix_str("guards")
     warnings = guards.check_minimum_data(int(len(rows)), int(y_rows.sum()))
+    windows, split_kind = _windows(feature_set, rows, y_rows, seed)
+    # The guards choose the columns of the scale: they must not see the hold-out's outcomes either.
+    screened_rows = np.ones(len(feature_set.X), dtype=bool)
+    screened_rows[windows["validation"]] = False
     outcome = None
     if "outcome" in workspace.leads:
-        outcome = pd.Series(workspace.leads["outcome"].astype(object).to_numpy(), index=feature_set.X.index)
-    screened = guards.screen_columns(feature_set.X, label.where(usable), feature_set.family, config,
-                                     outcome=outcome)
+        outcome = pd.Series(workspace.leads["outcome"].astype(object).to_numpy()[screened_rows],
+                            index=feature_set.X.index[screened_rows])
+    screened = guards.screen_columns(feature_set.X[screened_rows], label.where(usable)[screened_rows],
+                                     feature_set.family, config, outcome=outcome)
     warnings += screened.warnings
     if not screened.kept:
         raise ModelError("no usable attribute is left after the guards",
                          hint="see the leakage and dropped columns; map more attributes in [families]")
-    windows, split_kind = _windows(feature_set, rows, y_rows, seed)
     if split_kind == "random":
         warnings.append("the data has no dates: the windows are a random stratified split (60/20/20), not a "
                         "time split; hold-out figures may flatter the scale on future leads")

@@ -112,6 +112,27 @@ def test_refit_is_identical_and_moves_the_old_model_aside(fitted_model_dir: Path
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
 
 
+def test_the_hold_out_outcomes_do_not_shape_the_scale(demo_dir: Path, fitted_model_dir: Path, card: dict,
+                                                      tmp_path: Path):
+    """Won and lost swapped among the hold-out leads: the hold-out figures move, the scale must not."""
+    copy = tmp_path / "swapped"
+    shutil.copytree(demo_dir, copy, ignore=shutil.ignore_patterns("model", "reports", "agreements"))
+    leads = pd.read_csv(copy / "leads.csv", dtype=str, keep_default_na=False)
+    holdout = set(pd.read_parquet(fitted_model_dir / model.VALIDATION)["lead_id"])
+    # with a close date either way, so no lead changes window or gets excluded
+    swap = (leads["lead_id"].isin(holdout) & (leads["closed_at"] != "")
+            & leads["outcome"].isin(["won", "lost"]))
+    assert swap.sum() > 300
+    leads.loc[swap, "outcome"] = leads.loc[swap, "outcome"].map({"won": "lost", "lost": "won"})
+    leads.to_csv(copy / "leads.csv", index=False)
+    swapped = model.fit_model(copy / "alignment.toml", out=tmp_path / "model", progress=False).card
+    assert swapped["metrics"]["holdout"]["auc"] != pytest.approx(card["metrics"]["holdout"]["auc"], abs=0.05)
+    for key in ("single_column_auc", "dropped", "by_family"):
+        assert swapped["features"][key] == card["features"][key], key
+    assert swapped["leakage"] == card["leakage"]
+    assert swapped["points"] == card["points"]
+
+
 def test_refuses_to_overwrite_a_folder_that_is_not_a_model(demo_config: Path, tmp_path: Path):
     out = tmp_path / "mine"
     out.mkdir()
