@@ -766,8 +766,9 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                                  levels.get("mql_per_month") is not None else None),
         "acceptance": acceptance(leads, period, levels.get("accept_within_days")),
         "speed_to_lead": _speed_by_group(leads, period, follow_up),
-        "campaign_quality": channel_quality(leads, period, "campaign", cohort) if "campaign" in leads else [],
-        "source_quality": channel_quality(leads, period, "source", cohort) if "source" in leads else [],
+        # every MQL of the month with its score, also one scored in an earlier month (then handed over)
+        "campaign_quality": channel_quality(leads, period, "campaign", scores) if "campaign" in leads else [],
+        "source_quality": channel_quality(leads, period, "source", scores) if "source" in leads else [],
         "hygiene": crm_hygiene(leads, period),
         "calibration": None,
         "drift": None,

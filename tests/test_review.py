@@ -318,6 +318,17 @@ def test_monthly_metrics_is_deterministic_plain_json(march):
     json.dumps(first, allow_nan=False)
 
 
+def test_campaign_scores_cover_every_mql_of_the_month(march):
+    """Scored at creation, L6 (created in February, handed over in March) is a March MQL all the same."""
+    scores = pd.DataFrame({"lead_id": march["lead_id"], "score": [80, 40, 30, 20, 10, 50, 60],
+                           "probability": [0.4, 0.2, 0.15, 0.1, 0.05, 0.25, 0.3]})
+    result = review.monthly_metrics(march, "2025-03", as_of=pd.Timestamp("2025-04-15"), scores=scores,
+                                    moment="created", trend_months=2)
+    campaign_x = next(row for row in result["campaign_quality"] if row["campaign"] == "X")
+    assert campaign_x["mqls"] == 3  # L1, L2, L6
+    assert campaign_x["mean_score"] == pytest.approx((80 + 40 + 50) / 3, abs=1e-4)
+
+
 def test_monthly_metrics_under_an_agreement(march):
     agreement = {"version": 3, "model_version": "m1", "thresholds": {"mql": 50},
                  "service_levels": {"follow_up_hours": 12, "mql_per_month": 4, "accept_within_days": 5}}
