@@ -354,7 +354,8 @@ def render_month(config: Any, month: str, *, model_dir: str | Path | None = None
     os.chmod(work, 0o777 & ~umask)  # mkdtemp makes 0700; a report folder is meant to be shared
     try:
         parameters = {"month": month, "config_path": str(config.path), "trend_months": TREND_MONTHS,
-                      "model_dir": str(model_dir) if model_dir else None,
+                      # absolute: the kernel runs in the temporary folder, not in the caller's
+                      "model_dir": str(Path(model_dir).resolve()) if model_dir else None,
                       "agreement_version": None if agreement_version is None else str(agreement_version),
                       "metrics_path": str(work / "metrics.json")}
         executed = execute(template or notebook_path(TEMPLATE), work / "review.ipynb", parameters,

@@ -61,6 +61,22 @@ def test_notebook_helpers_refuse_bad_input(tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
+@pytest.mark.slow
+def test_a_relative_model_folder_reaches_the_kernel(tmp_path, monkeypatch):
+    """The kernel runs in the temporary render folder: a model folder relative to the caller still works."""
+    from alignment.config import parse_config
+
+    (tmp_path / "model").mkdir()
+    config = parse_config({"source": {"leads": "leads.csv"}}, tmp_path / "alignment.toml")
+    template = _tiny_notebook(tmp_path / "tiny.ipynb", (
+        "from pathlib import Path\n"
+        "assert Path(model_dir).is_dir(), model_dir\n"
+        "Path(metrics_path).write_text('{}')"))
+    monkeypatch.chdir(tmp_path)
+    target = report.render_month(config, "2026-10", model_dir="model", progress=False, template=template)
+    assert (target / "metrics.json").read_text() == "{}"
+
+
 def test_default_month_is_the_last_full_month():
     import pandas as pd
 
