@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from alignment import contract
 from alignment.config import DEFAULT_MISSING, Config, is_url
 from alignment.exceptions import ConfigError, DataError
-from alignment.presets import PRESET_OUTCOMES, preset_mapping
+from alignment.presets import PRESET_CUMULATIVE, PRESET_OUTCOMES, preset_mapping
 
 SEPARATORS = (",", ";", "\t", "|")
 SNIFF_BYTES = 1 << 16
@@ -1186,7 +1186,18 @@ def _families(
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
     listed = config.families.family_of()
     contact = [c for c in leads.columns if contract.is_contact_column(c)]
-    ignored = list(dict.fromkeys([*config.families.ignore, *contact]))
+    cumulative = [
+        c
+        for c in PRESET_CUMULATIVE.get(config.source.preset, ())
+        if c in leads.columns and c not in listed and c not in config.families.ignore
+    ]
+    if cumulative:
+        warnings.append(
+            f"{label}: {', '.join(cumulative)} are {config.source.preset} counts up to the export date, "
+            "not at the scoring moment: left out (for closed leads they count what happened after the "
+            "hand-off) — load the activities table instead, or list them under [families] to use them anyway"
+        )
+    ignored = list(dict.fromkeys([*config.families.ignore, *contact, *cumulative]))
     unknown = [
         c for c in [*listed, *config.families.ignore] if c not in leads.columns and c not in activity_types
     ]

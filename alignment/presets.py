@@ -72,6 +72,17 @@ PRESETS: dict[str, dict[str, str]] = {
 }
 """Export header -> contract column (or a tidy attribute name), per CRM."""
 
+PRESET_CUMULATIVE: dict[str, tuple[str, ...]] = {
+    "hubspot": ("page_views", "sessions", "form_submissions", "email_opens", "email_clicks"),
+    "salesforce": (),
+}
+"""Attributes a preset maps that the CRM counts up to the export date, not up to the scoring moment.
+
+For a closed lead they include everything that happened after the hand-off (a won deal's later visits),
+so the loader leaves them out unless the config lists them under a family; the activities table is the
+point-in-time source of the same behaviour.
+"""
+
 PRESET_OUTCOMES: dict[str, dict[str, list[str]]] = {
     "hubspot": {
         "won": ["customer", "evangelist"],

@@ -336,6 +336,21 @@ def test_presets_map_crm_headers(tmp_path, preset, header):
     assert "email" in workspace.ignored and "email" not in workspace.families
 
 
+def test_hubspot_counters_up_to_the_export_date_are_left_out_unless_listed(tmp_path):
+    header = "Record ID,Create Date,Lifecycle Stage,Industry,Number of Pageviews,Marketing emails opened\n"
+    rows = [f"{i},2024-01-0{i},{'Customer' if i % 2 else 'Other'},Retail,{i * 7},{i}" for i in range(1, 6)]
+    (tmp_path / "export.csv").write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    workspace = _load(tmp_path, '[source]\nleads = "export.csv"\npreset = "hubspot"\n')
+    assert {"page_views", "email_opens"} <= set(workspace.ignored)
+    assert not {"page_views", "email_opens"} & set(workspace.families)
+    assert any("page_views, email_opens are hubspot counts up to the export date" in w
+               for w in workspace.warnings)
+    insisted = _load(tmp_path, '[source]\nleads = "export.csv"\npreset = "hubspot"\n'
+                               '[families]\nactivity = ["page_views"]\n')
+    assert insisted.families["page_views"] == "activity" and "page_views" not in insisted.ignored
+    assert "email_opens" in insisted.ignored
+
+
 def test_config_mapping_beats_the_preset(tmp_path):
     (tmp_path / "export.csv").write_text(
         "Record ID,Lifecycle Stage,Deal Result\n1,Customer,lost\n2,Lead,won\n", encoding="utf-8"
