@@ -493,6 +493,7 @@ def _as_key(series: pd.Series) -> pd.Series:
 
 
 def _apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[str]) -> pd.DataFrame:
+    offset = frame.attrs.get("row_offset", 2)  # 1 for Parquet and databases: no header row
     for join in config.source.joins:
         location = resolve_location(config, join.path)
         right = read_table(
@@ -535,7 +536,7 @@ def _apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list
             unmatched = left.index[~matched]
             consequence = "dropped (inner join)" if join.how == "inner" else "kept with empty joined columns"
             warnings.append(
-                f"{label}: {len(unmatched):,} leads (e.g. rows {_rows(unmatched, 2)}) have no match "
+                f"{label}: {len(unmatched):,} leads (e.g. rows {_rows(unmatched, offset)}) have no match "
                 f"in {right_label} on '{', '.join(keys)}' — {consequence}"
             )
         merged = left.merge(right, how=join.how, on=keys, suffixes=("", f"_{Path(location).stem}"))

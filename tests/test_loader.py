@@ -312,6 +312,21 @@ def test_joins_deals_accounts_products(tmp_path):
     )
 
 
+@pytest.mark.parametrize("file_format, row", [("csv", 4), ("parquet", 3)])
+def test_unmatched_join_rows_are_counted_as_in_their_file(tmp_path, file_format, row):
+    deals = pd.DataFrame({"lead_id": ["1", "2", "3"], "account_id": ["A1", "A1", "A9"],
+                          "outcome": ["won", "lost", "lost"]})
+    if file_format == "csv":
+        deals.to_csv(tmp_path / "deals.csv", index=False)
+    else:
+        deals.to_parquet(tmp_path / "deals.parquet")
+    (tmp_path / "accounts.csv").write_text("account_id,industry\nA1,Software\n", encoding="utf-8")
+    workspace = _load(tmp_path, f'[source]\nleads = "deals.{file_format}"\n'
+                                '[[source.joins]]\npath = "accounts.csv"\non = "account_id"\n')
+    warnings = workspace.warnings
+    assert any(f"1 leads (e.g. rows {row}) have no match" in w for w in warnings), warnings
+
+
 @pytest.mark.parametrize(
     "preset,header",
     [
