@@ -75,10 +75,10 @@ def optbinning_scorecard(X_train: pd.DataFrame, seed: int = 0):
 
 def _for_optbinning(X: pd.DataFrame) -> pd.DataFrame:
     """optbinning wants numbers as float and categories as plain strings with NaN for missing."""
-    converted = {}
+    converted, categorical = {}, set(categorical_columns(X))
     for column in X.columns:
         series = X[column]
-        if column in categorical_columns(X):
+        if column in categorical:
             converted[column] = series.astype(object).where(series.notna(), np.nan).astype(object)
         else:
             converted[column] = series.astype(float)
