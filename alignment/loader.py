@@ -1056,7 +1056,15 @@ def _activities_parquet(
         0, "lead_id",
         pd.Categorical.from_codes(codes.to_numpy(zero_copy_only=False).astype("int32"), categories=known_ids),
     )
-    frame["occurred_at"] = _to_timestamps(frame["occurred_at"], "occurred_at", label, 1)
+    try:
+        frame["occurred_at"] = _to_timestamps(frame["occurred_at"], "occurred_at", label, 1)
+    except DataError as error:
+        if not dropped or error.row is None:
+            raise
+        # The row counted in the filtered table: name the one in the file.
+        kept = np.flatnonzero(complete.to_numpy(zero_copy_only=False))
+        raise DataError(error.message, file=error.file, column=error.column, row=int(kept[error.row - 1]) + 1,
+                        hint=error.hint) from None
     return frame
 
 

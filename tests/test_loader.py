@@ -468,6 +468,17 @@ def test_activities_parquet_only_needed_columns_and_known_leads(tmp_path):
     assert workspace.as_of == activities["occurred_at"].max()
 
 
+def test_parquet_activity_with_a_non_date_names_its_row_in_the_file(tmp_path):
+    (tmp_path / "leads.csv").write_text("lead_id,outcome\n1,won\n2,lost\n", encoding="utf-8")
+    pd.DataFrame({
+        "lead_id": ["9", "9", "1", "2"],  # the first two name no lead and are left out
+        "occurred_at": ["2024-01-01", "2024-01-02", "2024-01-03", "last week"],
+        "activity_type": ["web_visit"] * 4,
+    }).to_parquet(tmp_path / "events.parquet")
+    with pytest.raises(DataError, match=r"events.parquet, column 'occurred_at', row 4: 'last week'"):
+        _load(tmp_path, '[source]\nleads = "leads.csv"\nactivities = "events.parquet"\n')
+
+
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_activities_without_a_type_are_left_out_like_those_without_a_time(tmp_path, file_format):
     (tmp_path / "leads.csv").write_text("lead_id,outcome\n1,won\n2,lost\n", encoding="utf-8")
