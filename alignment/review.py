@@ -314,7 +314,8 @@ def conversion_by_band(cohort: pd.DataFrame, *, as_of: pd.Timestamp, horizon_day
 
     A cohort is *mature* when the horizon has passed for every lead in it (latest scoring moment + horizon
     <= ``as_of``): only then is the observed win rate comparable with the calibrated probability. For an
-    immature cohort the wins so far are a lower bound, reported as such, and no gap is judged.
+    immature cohort the wins so far are a lower bound, reported as such, and no gap is judged. Leads closed
+    before their scoring moment are left out, as the fit leaves them out of its labels.
 
     Returns
     -------
@@ -328,6 +329,9 @@ def conversion_by_band(cohort: pd.DataFrame, *, as_of: pd.Timestamp, horizon_day
     if len(edges) < 2 or any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True)):
         raise ValueError(f"edges must be increasing with at least two values, got {list(edges)}")
     horizon = pd.Timedelta(days=horizon_days)
+    # As in fitting, a lead closed before its scoring moment has no label: it is left out, not a non-win.
+    closed = _column(cohort, "outcome").astype("string").isin(["won", "lost"]).fillna(False).astype(bool)
+    cohort = cohort[~(closed & (_column(cohort, "closed_at") < cohort["scored_at"]).fillna(False)).to_numpy()]
     latest = cohort["scored_at"].max() if len(cohort) else pd.NaT
     mature = bool(len(cohort)) and latest + horizon <= as_of
     won = _is_won(cohort) & (_column(cohort, "closed_at") <= cohort["scored_at"] + horizon).fillna(False)

@@ -214,6 +214,19 @@ def test_conversion_by_band_against_calibrated_expectation():
     assert result["z"] == pytest.approx(-0.6 / math.sqrt(0.09 + 0.16 + 0.24 + 0.21))
 
 
+def test_a_lead_closed_before_its_scoring_moment_is_left_out_of_calibration():
+    """The fit gives such a lead no label; counting it as a non-win would make the scale look optimistic."""
+    leads, scores, as_of = _scored(as_of_days_after=200)
+    early = canonical([dict(lead_id="e", created_at="2025-02-20", mql_at="2025-03-05", outcome="lost",
+                            closed_at="2025-03-01")])
+    leads = pd.concat([leads, early], ignore_index=True)
+    scores = pd.concat([scores, pd.DataFrame({"lead_id": ["e"], "score": [90], "probability": [0.9]})])
+    cohort = review.scored_cohort(leads, scores, "2025-03")
+    assert "e" in set(cohort["lead_id"])
+    result = review.conversion_by_band(cohort, as_of=as_of, horizon_days=90, edges=[0, 50, 101])
+    assert result["leads"] == 4 and result["expected_wins"] == pytest.approx(1.6)
+
+
 def test_an_immature_cohort_is_not_judged():
     leads, scores, as_of = _scored(as_of_days_after=30)
     cohort = review.scored_cohort(leads, scores, "2025-03")
