@@ -933,7 +933,8 @@ def conform_leads(
     history : bool
         True (default) for a history to learn from: an outcome column with won and not-won
         leads is required. False for new leads to score: a missing outcome means all open,
-        and any mix of outcomes (all open, say) is accepted.
+        any mix of outcomes (all open, say) is accepted, and spellings are not unified (that
+        would make a lead's values depend on the other leads of the file).
 
     Returns
     -------
@@ -989,7 +990,10 @@ def conform_leads(
         for c in leads.columns
         if c not in ignored and c not in ("lead_id", "outcome") and c not in contract.TIMESTAMP_COLUMNS
     ]
-    leads = _unify_spellings(leads, categorical, label, offset, warnings, excluded)
+    if history:
+        # New leads to score keep their values as written: a lead's score must not depend on which other
+        # leads share its file (the commonest spelling, the rare "typo", are properties of the batch).
+        leads = _unify_spellings(leads, categorical, label, offset, warnings, excluded)
     leads = _quality(leads, label, offset, warnings, excluded)
     ordered = [c for c in contract.LEAD_COLUMNS if c in leads.columns]
     leads = leads[ordered + [c for c in leads.columns if c not in ordered]]

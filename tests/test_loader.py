@@ -236,6 +236,24 @@ def test_new_leads_to_score_need_no_history(tmp_path):
     ]
 
 
+def test_new_leads_keep_their_values_whatever_else_is_in_the_file(tmp_path):
+    config = parse_config({"source": {"leads": "x.csv"}})
+    (tmp_path / "batch.csv").write_text(
+        "lead_id,industry\n" + "".join(f"B{i},Software\n" for i in range(40)) + "L1,Sofware\nL2,software\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "alone.csv").write_text("lead_id,industry\nL1,Sofware\nL2,software\n", encoding="utf-8")
+    batch, warnings, excluded = conform_leads(read_table(tmp_path / "batch.csv"), config, history=False)
+    alone = conform_leads(read_table(tmp_path / "alone.csv"), config, history=False)[0]
+    assert batch.set_index("lead_id").loc[["L1", "L2"], "industry"].tolist() == ["Sofware", "software"]
+    assert alone["industry"].tolist() == ["Sofware", "software"]
+    assert warnings == [] and excluded == {}
+    # A history is unified as before (the same file as history: won/lost needed).
+    history = read_table(tmp_path / "batch.csv").assign(outcome=["won", "lost"] * 21)
+    unified = conform_leads(history, config)[0].set_index("lead_id")["industry"]
+    assert unified["L2"] == "Software" and pd.isna(unified["L1"])
+
+
 def test_timezones_and_mixed_date_formats_become_naive_utc(tmp_path):
     (tmp_path / "leads.csv").write_text(
         "lead_id,created_at,outcome\n1,2024-01-02T10:00:00+02:00,won\n2,2024-01-03,lost\n3,03/15/2024,lost\n",
