@@ -103,6 +103,8 @@ class WorkshopServer:
         self.startup_timeout = startup_timeout
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
+        self.model_path: Path | None = None
+        """The model folder served (absolute), once :meth:`start` has checked it."""
 
     @property
     def url(self) -> str:
@@ -123,6 +125,7 @@ class WorkshopServer:
         if self.startup_timeout <= 0:
             raise ValueError(f"startup_timeout must be > 0, got {self.startup_timeout}")
         config_path, model_dir = self.check()
+        self.model_path = model_dir
         if self.port is None:
             self.port = free_port()
         elif not 0 < self.port < 65536:
@@ -201,7 +204,7 @@ def run_workshop(config_path: str | Path | None, model_dir: str | Path | None, p
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.start()
-        click.echo(f"Workshop: {server.url}  (model {server.check()[1]}; Ctrl-C to stop)")
+        click.echo(f"Workshop: {server.url}  (model {server.model_path}; Ctrl-C to stop)")
         server.process.wait()
     finally:
         server.stop()

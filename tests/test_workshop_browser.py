@@ -185,6 +185,9 @@ def test_workshop_command_prints_url_and_stops_cleanly(workspace):
     try:
         first = lines.get(timeout=180)
         assert first.startswith(f"Workshop: http://127.0.0.1:{port}/"), first
+        from alignment.config import load_config
+
+        assert f"(model {load_config(workspace).model_dir.resolve()};" in first  # the folder it serves
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/", timeout=10)
         except urllib.error.HTTPError:
