@@ -870,9 +870,9 @@ def run_score(model_dir: str | os.PathLike, input_path: str | os.PathLike, out_p
             raise ModelError("the scale uses activity features but the config names no activities source",
                              hint="pass --config with [source] activities = FILE")
         warnings: list[str] = []
+        location = loader.resolve_location(config, config.source.activities)
         try:
-            activities = loader.load_activities(loader._resolve(config, config.source.activities), config,
-                                                leads["lead_id"], warnings)
+            activities = loader.load_activities(location, config, leads["lead_id"], warnings)
         except AlignmentError:
             raise
         except (OSError, ValueError) as exc:
