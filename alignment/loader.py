@@ -704,6 +704,28 @@ def _map_outcome(
     return outcome
 
 
+def _day_first(text: pd.Series, column: str, label: str, offset: int) -> bool:
+    """Whether a column's numeric dates (``03/04/2024``) put the day first, decided for the whole column.
+
+    Parsed one by one, ``15/03/2024`` is read day first but ``03/04/2024`` month first, so every
+    European date with a day up to 12 would silently swap. A first field above 12 anywhere means day
+    first; a second field above 12 means month first; both in one column is refused.
+    """
+    fields = text.str.extract(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b")
+    first, second = (pd.to_numeric(fields[i]) for i in (0, 1))
+    day_first, month_first = first > 12, second > 12
+    if day_first.any() and month_first.any():
+        rows = (text.index[day_first.to_numpy()][0], text.index[month_first.to_numpy()][0])
+        raise DataError(
+            f"mixes day-first ('{text[rows[0]]}') and month-first ('{text[rows[1]]}') dates",
+            file=label,
+            column=column,
+            row=int(max(rows)) + offset,
+            hint="export every date in one order, best YYYY-MM-DD",
+        )
+    return bool(day_first.any())
+
+
 def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series:
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = raw.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -729,7 +751,14 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
         retry = text.notna() & parsed.isna() & ~clock
         if retry.any():
             parsed = parsed.mask(
-                retry, pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
+                retry,
+                pd.to_datetime(
+                    text[retry],
+                    format="mixed",
+                    dayfirst=_day_first(text[retry], column, label, offset),
+                    errors="coerce",
+                    utc=True,
+                ),
             )
         bad = text.notna() & parsed.isna()
         if bad.any():
