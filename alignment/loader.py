@@ -790,9 +790,20 @@ def _to_float(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series
         return raw.astype(float)
     text = raw.astype("str").str.replace(r"[\s$€£]", "", regex=True)
     # "1.234,56" and "12,5" (European exports) use a decimal comma; "1,234.56" and "1,234" a thousands comma.
+    # Decided for the whole column: beside "12,50", "1.500" is one thousand five hundred, not one and a half.
     decimal_comma = text.str.contains(r",\d{1,2}$") | text.str.contains(r"\.\d{3},")
-    european = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    text = text.where(~decimal_comma, european)
+    decimal_point = text.str.contains(r",\d{3}\.\d+$")
+    if decimal_comma.any() and decimal_point.any():
+        rows = tuple(raw.index[flag.to_numpy(dtype=bool)][0] for flag in (decimal_comma, decimal_point))
+        raise DataError(
+            f"mixes decimal commas ('{raw[rows[0]]}') and decimal points ('{raw[rows[1]]}')",
+            file=label,
+            column=column,
+            row=int(max(rows)) + offset,
+            hint="export every amount in one number format",
+        )
+    if decimal_comma.any():
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
     bad = raw.notna() & numbers.isna()
     if bad.any():

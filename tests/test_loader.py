@@ -743,6 +743,19 @@ def test_bad_input_generated(case, tmp_path, monkeypatch):
     _assert_refused(folder, args, expect, monkeypatch)
 
 
+def test_amounts_with_a_decimal_comma_read_the_whole_column_that_way(tmp_path):
+    (tmp_path / "leads.csv").write_text(
+        'lead_id;outcome;amount\n1;won;1.500\n2;lost;"12,50"\n3;lost;\n', encoding="utf-8"
+    )
+    amounts = _load(tmp_path, '[source]\nleads = "leads.csv"\n').leads["amount"]
+    assert amounts.iloc[0] == 1500.0 and amounts.iloc[1] == 12.5  # not 1.5 beside a decimal comma
+    (tmp_path / "leads.csv").write_text(
+        'lead_id;outcome;amount\n1;won;"1,234.56"\n2;lost;"12,50"\n', encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=r"column 'amount', row 3: mixes decimal commas \('12,50'\)"):
+        _load(tmp_path, '[source]\nleads = "leads.csv"\n')
+
+
 @pytest.mark.parametrize(
     ("written", "expected"),
     [("1234.5", 1234.5), ("1,234", 1234.0), ("1,234.56", 1234.56), ("1.234,56", 1234.56), ("12,5", 12.5),
