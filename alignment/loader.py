@@ -1259,6 +1259,14 @@ def _families(
             f"{label}: the config [families] lists {', '.join(repr(c) for c in unknown)}, which is "
             "neither a column nor an activity type — check the spelling"
         )
+    contract_columns = [*contract.LEAD_COLUMNS, *contract.ACTIVITY_COLUMNS]
+    for header, target in config.mapping.items():
+        close = difflib.get_close_matches(target, contract_columns, n=1, cutoff=0.8)
+        if target not in contract_columns and close:
+            warnings.append(
+                f"the config [mapping] sends '{header}' to '{target}', which is not a contract column "
+                f"(did you mean '{close[0]}'?): it is read as an attribute"
+            )
     families = {
         c: f for c, f in listed.items() if c not in ignored and (c in leads.columns or c in activity_types)
     }

@@ -412,6 +412,19 @@ def test_config_mapping_beats_the_preset(tmp_path):
     assert "Lifecycle Stage" in workspace.leads.columns
 
 
+def test_mapping_target_close_to_a_contract_column_is_warned(tmp_path):
+    (tmp_path / "export.csv").write_text("id,Created,outcome\n1,2024-01-02,won\n2,2024-01-03,lost\n",
+                                         encoding="utf-8")
+    workspace = _load(
+        tmp_path, '[source]\nleads = "export.csv"\n[mapping]\nid = "lead_id"\nCreated = "created"\n'
+    )
+    assert "created_at" not in workspace.leads.columns  # the typo is not silently fixed ...
+    assert [w for w in workspace.warnings if "[mapping]" in w] == [  # ... but named
+        "the config [mapping] sends 'Created' to 'created', which is not a contract column "
+        "(did you mean 'created_at'?): it is read as an attribute"
+    ]
+
+
 def test_contact_columns_are_never_features(tmp_path):
     (tmp_path / "leads.csv").write_text(
         "outcome,first_name,Last Name,E-mail,phone,Mobile Phone,email_opens,campaign_name,notes\n"
