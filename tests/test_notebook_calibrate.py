@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -21,6 +23,19 @@ def test_committed_without_outputs_and_parameterized():
     assert len(parameters) == 1
     for name in ("config_path", "model_dir", "scoring_moment", "horizon_days"):
         assert f"{name} =" in parameters[0].source
+
+
+@pytest.mark.parametrize("name", [NOTEBOOK, "03_monthly_review.ipynb", "04_explore_lead_quality.ipynb"])
+def test_default_config_is_the_demo_seen_from_the_notebooks_folder(name):
+    """Opened in JupyterLab as the README says (`jupyter lab notebooks/`), the kernel runs in notebooks/."""
+    notebook = nbformat.read(str(notebook_path(name)), as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    default = next(node.value.value for node in ast.parse(cell.source).body
+                   if isinstance(node, ast.Assign) and node.targets[0].id == "config_path")
+    root = notebook_path(name).parent.parent
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    demo = re.search(r"^DEMO := (\S+)$", makefile, re.MULTILINE).group(1)  # where `make demo` writes it
+    assert (notebook_path(name).parent / default).resolve() == (root / demo / "alignment.toml").resolve()
 
 
 @pytest.mark.slow
