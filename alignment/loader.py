@@ -704,12 +704,13 @@ def _map_outcome(
     return outcome
 
 
-def _day_first(text: pd.Series, column: str, label: str, offset: int) -> bool:
-    """Whether a column's numeric dates (``03/04/2024``) put the day first, decided for the whole column.
+def _day_first(text: pd.Series, column: str, label: str, offset: int) -> tuple[pd.Series, bool]:
+    """Which dates are numeric with the year last (``03/04/2024``), and whether the column puts the day first.
 
     Parsed one by one, ``15/03/2024`` is read day first but ``03/04/2024`` month first, so every
     European date with a day up to 12 would silently swap. A first field above 12 anywhere means day
-    first; a second field above 12 means month first; both in one column is refused.
+    first; a second field above 12 means month first; both in one column is refused. Only these rows
+    take the column's order (``2024/03/04`` stays year-month-day).
     """
     fields = text.str.extract(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b")
     first, second = (pd.to_numeric(fields[i]) for i in (0, 1))
@@ -723,7 +724,7 @@ def _day_first(text: pd.Series, column: str, label: str, offset: int) -> bool:
             row=int(max(rows)) + offset,
             hint="export every date in one order, best YYYY-MM-DD",
         )
-    return bool(day_first.any())
+    return first.notna(), bool(day_first.any())
 
 
 def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series:
@@ -750,16 +751,14 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
         parsed = parsed.mask(clock)
         retry = text.notna() & parsed.isna() & ~clock
         if retry.any():
-            parsed = parsed.mask(
-                retry,
-                pd.to_datetime(
-                    text[retry],
-                    format="mixed",
-                    dayfirst=_day_first(text[retry], column, label, offset),
-                    errors="coerce",
-                    utc=True,
-                ),
-            )
+            year_last, day_first = _day_first(text[retry], column, label, offset)
+            for chosen, dayfirst in ((year_last, day_first), (~year_last, False)):
+                rows = chosen[chosen].index
+                if len(rows):
+                    again = pd.to_datetime(
+                        text[rows], format="mixed", dayfirst=dayfirst, errors="coerce", utc=True
+                    )
+                    parsed = parsed.mask(parsed.index.isin(rows), again)
         bad = text.notna() & parsed.isna()
         if bad.any():
             first = raw.index[bad][0]
