@@ -273,7 +273,7 @@ def test_timezones_and_mixed_date_formats_become_naive_utc(tmp_path):
 def test_day_first_dates_are_read_day_first_in_the_whole_column(tmp_path):
     (tmp_path / "leads.csv").write_text(
         "lead_id;created_at;outcome\n1;03/04/2024;won\n2;15/03/2024 10:30;lost\n3;01.02.2024;lost\n"
-        "4;2024/03/04;lost\n",
+        "4;2024/03/04 10:30 AM;lost\n",
         encoding="utf-8",
     )
     leads = _load(tmp_path, '[source]\nleads = "leads.csv"\n').leads
@@ -281,7 +281,7 @@ def test_day_first_dates_are_read_day_first_in_the_whole_column(tmp_path):
     # a year-first date keeps year-month-day.
     assert leads["created_at"].tolist() == [
         pd.Timestamp("2024-04-03"), pd.Timestamp("2024-03-15 10:30"), pd.Timestamp("2024-02-01"),
-        pd.Timestamp("2024-03-04"),
+        pd.Timestamp("2024-03-04 10:30"),
     ]
     (tmp_path / "leads.csv").write_text("lead_id,created_at,outcome\n1,03/04/2024,won\n2,03/15/2024,lost\n",
                                         encoding="utf-8")
