@@ -32,6 +32,8 @@ from alignment.exceptions import AlignmentError, ReportError
 TEMPLATE = "03_monthly_review.ipynb"
 FILES = ("review.html", "review.ipynb", "metrics.json")
 TREND_MONTHS = 6
+LATEST = "latest"
+"""Name of the temporary render folder while the month is still to be chosen by the notebook."""
 PII_HINTS = ("name", "email", "e_mail", "mail", "phone", "mobile", "address", "contact")
 """Attribute names that suggest personal data: never shown in a report."""
 
@@ -330,12 +332,14 @@ def channel_table(rows: list[dict], channel: str):
 # --- rendering --------------------------------------------------------------------------------
 
 
-def render_month(config: Any, month: str, *, model_dir: str | Path | None = None,
+def render_month(config: Any, month: str | None, *, model_dir: str | Path | None = None,
                  agreement_version: str | int | None = None, progress: bool = True,
                  template: str | Path | None = None) -> Path:
     """Render one month into ``<reports>/YYYY-MM/`` through a temporary sibling folder.
 
-    The previous render of the month stays in place until the new one is complete.
+    The previous render of the month stays in place until the new one is complete. With ``month`` None the
+    notebook reviews the last full month of the data it loads, and the folder is named after the month its
+    ``metrics.json`` reports: choosing the month needs no load of the workspace outside the kernel.
 
     Returns
     -------
@@ -346,9 +350,8 @@ def render_month(config: Any, month: str, *, model_dir: str | Path | None = None
 
     reports = config.reports_dir
     reports.mkdir(parents=True, exist_ok=True)
-    _recover(reports, month)
-    target = reports / month
-    work = Path(tempfile.mkdtemp(prefix=f".{month}.", suffix=".rendering", dir=reports))
+    _recover(reports, month or LATEST)
+    work = Path(tempfile.mkdtemp(prefix=f".{month or LATEST}.", suffix=".rendering", dir=reports))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(work, 0o777 & ~umask)  # mkdtemp makes 0700; a report folder is meant to be shared
@@ -363,6 +366,10 @@ def render_month(config: Any, month: str, *, model_dir: str | Path | None = None
         if not (work / "metrics.json").is_file():
             raise ReportError("the notebook finished without writing metrics.json",
                               file=str(template or TEMPLATE))
+        if month is None:
+            month = str(review.month_period(json.loads((work / "metrics.json").read_text("utf-8"))["month"]))
+            _recover(reports, month)
+        target = reports / month
         to_html(executed, work / "review.html", title=f"Monthly lead review {month}")
         _swap_into_place(work, target)
     except BaseException:
@@ -559,22 +566,28 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
     config = find_config(config_path)
     if month is not None and all_missing:
         raise ReportError("give either --month or --all-missing, not both")
-    workspace = load_workspace(_planning_config(config))
     reports = config.reports_dir
     done = set(rendered_months(reports)) if reports.is_dir() else set()
-    if all_missing:
-        months = missing_months(workspace.leads, done, workspace.as_of)
-        if not months:
-            click.echo("every month with data is already rendered", err=True)
+    months: list[str | None]
+    if month is None and not all_missing and not skip_existing:
+        # The default month is the notebook's own choice from the workspace it loads anyway (it refuses a
+        # month without leads): loading the workspace here too, only to choose it, would load it twice.
+        months = [None]
     else:
-        months = [str(review.month_period(month)) if month else default_month(workspace.as_of)]
-        if not leads_in_month(workspace.leads, months[0]):
-            raise ReportError(f"no leads in {months[0]}: nothing to review, nothing rendered",
-                              file=str(config.path), hint=_coverage_hint(workspace.leads))
-        if skip_existing and months[0] in done:
-            click.echo(f"{months[0]}: already rendered, left as it is ({reports / months[0]})", err=True)
-            months = []
-    del workspace  # the notebook loads its own copy in the kernel
+        workspace = load_workspace(_planning_config(config))
+        if all_missing:
+            months = list(missing_months(workspace.leads, done, workspace.as_of))
+            if not months:
+                click.echo("every month with data is already rendered", err=True)
+        else:
+            months = [str(review.month_period(month)) if month else default_month(workspace.as_of)]
+            if not leads_in_month(workspace.leads, months[0]):
+                raise ReportError(f"no leads in {months[0]}: nothing to review, nothing rendered",
+                                  file=str(config.path), hint=_coverage_hint(workspace.leads))
+            if skip_existing and months[0] in done:
+                click.echo(f"{months[0]}: already rendered, left as it is ({reports / months[0]})", err=True)
+                months = []
+        del workspace  # the notebook loads its own copy in the kernel
     if months:  # fail before starting a kernel when there is no scale to review with
         from alignment.model import load_model
 
@@ -582,17 +595,17 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
     failures: list[str] = []
     bar = tqdm(months, desc="monthly reviews", unit="month", disable=not progress or len(months) < 2)
     for current in bar:
-        bar.set_postfix_str(current)
+        bar.set_postfix_str(current or "")
         try:
             target = render_month(config, current, model_dir=model_dir, agreement_version=agreement_version,
                                   progress=progress and len(months) == 1, template=template)
         except AlignmentError as exc:
             if not all_missing:
                 raise
-            failures.append(current)
+            failures.append(str(current))
             click.echo(f"error: {current}: {exc.one_line()}", err=True)
             continue
-        click.echo(f"{current}: {target / 'review.html'}", err=True)
+        click.echo(f"{target.name}: {target / 'review.html'}", err=True)
     index = build_index(reports)
     click.echo(f"index: {index}", err=True)
     return not failures

@@ -181,6 +181,28 @@ def test_report_renders_the_month_through_the_cli(workspace):
 
 
 @pytest.mark.slow
+def test_the_default_month_is_chosen_by_the_notebook_alone(workspace, tmp_path, monkeypatch):
+    """`alignment report` with no month loads the workspace once, in the kernel, not also to choose it."""
+    import shutil
+
+    import alignment.loader
+
+    copy = tmp_path / "default"
+    shutil.copytree(workspace, copy, ignore=shutil.ignore_patterns("reports"))
+
+    def loaded_outside_the_kernel(config):
+        raise AssertionError("the workspace was loaded outside the notebook")
+
+    monkeypatch.setattr(alignment.loader, "load_workspace", loaded_outside_the_kernel)
+    result = _cli("--config", str(copy / "alignment.toml"))
+    assert result.exit_code == 0, result.output
+    assert "2026-10: " in result.output  # the demo's export moment is 2026-10-31 23:59:59
+    assert report.rendered_months(copy / "reports") == ["2026-10"]
+    assert json.loads((copy / "reports" / "2026-10" / "metrics.json").read_text())["month"] == "2026-10"
+    assert not list((copy / "reports").glob(".*"))  # the temporary folder was renamed, nothing left over
+
+
+@pytest.mark.slow
 def test_a_failing_render_leaves_the_earlier_report_intact(workspace):
     config = workspace / "alignment.toml"
     month = workspace / "reports" / "2026-09"
