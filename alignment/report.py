@@ -351,6 +351,8 @@ def render_month(config: Any, month: str | None, *, model_dir: str | Path | None
     reports = config.reports_dir
     reports.mkdir(parents=True, exist_ok=True)
     _recover(reports, month or LATEST)
+    if month is not None:
+        _refuse_foreign_files(reports / month)
     work = Path(tempfile.mkdtemp(prefix=f".{month or LATEST}.", suffix=".rendering", dir=reports))
     umask = os.umask(0)
     os.umask(umask)
@@ -369,6 +371,7 @@ def render_month(config: Any, month: str | None, *, model_dir: str | Path | None
         if month is None:
             month = str(review.month_period(json.loads((work / "metrics.json").read_text("utf-8"))["month"]))
             _recover(reports, month)
+            _refuse_foreign_files(reports / month)
         target = reports / month
         to_html(executed, work / "review.html", title=f"Monthly lead review {month}")
         _swap_into_place(work, target)
@@ -376,6 +379,15 @@ def render_month(config: Any, month: str | None, *, model_dir: str | Path | None
         shutil.rmtree(work, ignore_errors=True)
         raise
     return target
+
+
+def _refuse_foreign_files(target: Path) -> None:
+    """Refuse to replace a month folder holding files a render did not write: the swap would delete them."""
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in FILES) if target.is_dir() else []
+    if foreign:
+        raise ReportError(f"the month folder holds files a render did not write ({', '.join(foreign[:3])}); "
+                          "a new render would delete them", file=str(target),
+                          hint="move them out of the folder, then render again")
 
 
 def _swap_into_place(work: Path, target: Path) -> None:

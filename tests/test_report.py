@@ -77,6 +77,30 @@ def test_a_relative_model_folder_reaches_the_kernel(tmp_path, monkeypatch):
     assert (target / "metrics.json").read_text() == "{}"
 
 
+@pytest.mark.slow
+def test_a_month_folder_holding_a_users_file_is_not_replaced(tmp_path):
+    """A re-render swaps the whole month folder: a file someone saved in it must not vanish with it."""
+    from alignment.config import parse_config
+
+    config = parse_config({"source": {"leads": "leads.csv"}}, tmp_path / "alignment.toml")
+    template = _tiny_notebook(tmp_path / "tiny.ipynb", (
+        "from pathlib import Path\n"
+        "Path(metrics_path).write_text('{\"month\": \"2026-10\"}')"))
+    month = tmp_path / "reports" / "2026-10"
+    month.mkdir(parents=True)
+    (month / "metrics.json").write_text("{}")
+    (month / "notes from the meeting.txt").write_text("keep me")
+    for chosen in ("2026-10", None):  # a named month is refused before the kernel, the default one after it
+        with pytest.raises(ReportError, match="notes from the meeting.txt"):
+            report.render_month(config, chosen, progress=False, template=template)
+        assert (month / "notes from the meeting.txt").read_text() == "keep me"
+        assert (month / "metrics.json").read_text() == "{}"
+        assert not list((tmp_path / "reports").glob(".*"))
+    (month / "notes from the meeting.txt").unlink()
+    target = report.render_month(config, None, progress=False, template=template)
+    assert target == month and json.loads((month / "metrics.json").read_text()) == {"month": "2026-10"}
+
+
 def test_default_month_is_the_last_full_month():
     import pandas as pd
 
