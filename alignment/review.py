@@ -235,7 +235,7 @@ def pseudonymous_owners(leads: pd.DataFrame) -> pd.Series:
 
 
 def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: float,
-                  by: str | None = None) -> dict:
+                  by: str | None = None, as_of: pd.Timestamp | None = None) -> dict:
     """Hours from hand-off (``mql_at``) to the first sales touch for the MQLs of ``month``.
 
     Parameters
@@ -249,6 +249,10 @@ def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: 
         (untouched ones count as late).
     by : str, optional
         A team-like column to break the numbers down by.
+    as_of : Timestamp, optional
+        The export moment. An untouched MQL handed over less than ``follow_up_hours`` before it is not late
+        yet: it is counted in ``not_due`` and left out of ``share_within`` (else the last day of a month
+        just ended would always look late).
     """
     if not follow_up_hours > 0:
         raise ValueError(f"follow_up_hours must be > 0, got {follow_up_hours}")
@@ -259,9 +263,13 @@ def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: 
     def summary(frame: pd.DataFrame) -> dict:
         hours = (_column(frame, "first_touch_at") - frame["mql_at"]).dt.total_seconds() / 3600
         touched = hours.dropna()
-        return {"mqls": len(frame), "touched": len(touched),
+        not_due = 0
+        if as_of is not None:
+            due_at = frame["mql_at"] + pd.Timedelta(hours=follow_up_hours)
+            not_due = int((hours.isna() & (due_at > pd.Timestamp(as_of))).sum())
+        return {"mqls": len(frame), "touched": len(touched), "not_due": not_due,
                 "median_hours": float(touched.median()) if len(touched) else None,
-                "share_within": _rate(int((touched <= follow_up_hours).sum()), len(frame))}
+                "share_within": _rate(int((touched <= follow_up_hours).sum()), len(frame) - not_due)}
 
     result = {"follow_up_hours": follow_up_hours, "group_by": by, **summary(mqls), "groups": []}
     if by is not None:
@@ -640,14 +648,15 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
 # --- the whole month --------------------------------------------------------------------------
 
 
-def _speed_by_group(leads: pd.DataFrame, period: pd.Period, follow_up: float) -> dict:
+def _speed_by_group(leads: pd.DataFrame, period: pd.Period, follow_up: float,
+                    as_of: pd.Timestamp | None = None) -> dict:
     """Speed-to-lead by team when the export has a team column, else by pseudonymous rep."""
     by = group_column(leads)
     if by is None and "owner" in leads.columns and leads["owner"].notna().any():
         mqls = mqls_of_month(leads, period)
         mqls = mqls.assign(rep=pseudonymous_owners(leads).loc[mqls.index])
-        return speed_to_lead(mqls, period, follow_up, by="rep")
-    return speed_to_lead(leads, period, follow_up, by=by)
+        return speed_to_lead(mqls, period, follow_up, by="rep", as_of=as_of)
+    return speed_to_lead(leads, period, follow_up, by=by, as_of=as_of)
 
 
 def _agreement_fields(agreement: Any) -> dict:
@@ -669,10 +678,11 @@ def _agreement_fields(agreement: Any) -> dict:
 
 
 def month_numbers(leads: pd.DataFrame, month: str | pd.Period, *, scores: pd.DataFrame | None,
-                  baseline_scores: pd.Series | None, follow_up_hours: float) -> dict:
+                  baseline_scores: pd.Series | None, follow_up_hours: float,
+                  as_of: pd.Timestamp | None = None) -> dict:
     """The few key numbers of one month, for the trend lines (MQLs, acceptance, speed, drift, mean score)."""
     acc = acceptance(leads, month)
-    speed = speed_to_lead(leads, month, follow_up_hours)
+    speed = speed_to_lead(leads, month, follow_up_hours, as_of=as_of)
     row = {"month": str(month_period(month)), "inquiries": funnel(leads, month)[0]["count"],
            "mqls": acc["mqls"], "acceptance_rate": acc["acceptance_rate"],
            "rejection_rate": acc["rejection_rate"],
@@ -769,7 +779,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         "mql_volume": mql_volume(leads, period, int(levels["mql_per_month"]) if in_force and
                                  levels.get("mql_per_month") is not None else None),
         "acceptance": acceptance(leads, period, levels.get("accept_within_days")),
-        "speed_to_lead": _speed_by_group(leads, period, follow_up),
+        "speed_to_lead": _speed_by_group(leads, period, follow_up, pd.Timestamp(as_of)),
         # every MQL of the month with its score, also one scored in an earlier month (then handed over)
         "campaign_quality": channel_quality(leads, period, "campaign", scores) if "campaign" in leads else [],
         "source_quality": channel_quality(leads, period, "source", scores) if "source" in leads else [],
@@ -804,7 +814,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     for offset in range(trend_months, -1, -1):
         m = period - offset
         trend.append(month_numbers(leads, m, scores=cohort_scores(m), baseline_scores=baseline_scores,
-                                   follow_up_hours=follow_up))
+                                   follow_up_hours=follow_up, as_of=pd.Timestamp(as_of)))
     metrics["trend"] = trend
     metrics["mature_cohorts"] = _mature_cohorts(cohorts, fitted_until, as_of=pd.Timestamp(as_of),
                                                 horizon_days=horizon_days, edges=edges)

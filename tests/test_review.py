@@ -98,6 +98,21 @@ def test_speed_to_lead_overall_and_by_team(march):
         review.speed_to_lead(march, "2025-03", follow_up_hours=6, by="nope")
 
 
+def test_an_untouched_mql_not_due_yet_is_not_late(march):
+    """L4 (handed over 2025-03-11 00:00, never touched) had 3 of its 6 hours when the data was exported."""
+    result = review.speed_to_lead(march, "2025-03", follow_up_hours=6, by="team",
+                                  as_of=pd.Timestamp("2025-03-11 03:00"))
+    assert result["not_due"] == 1 and result["share_within"] == pytest.approx(2 / 4)
+    assert {g["group"]: g["share_within"] for g in result["groups"]} == {"East": pytest.approx(1 / 3),
+                                                                        "West": 1.0}
+    later = review.speed_to_lead(march, "2025-03", follow_up_hours=6, as_of=pd.Timestamp("2025-03-11 07:00"))
+    assert later["not_due"] == 0 and later["share_within"] == pytest.approx(2 / 5)  # now it is late
+    monthly = review.monthly_metrics(march, "2025-03", as_of=pd.Timestamp("2025-03-11 03:00"),
+                                     service_levels={"follow_up_hours": 6}, trend_months=0)
+    assert monthly["speed_to_lead"]["not_due"] == 1
+    assert monthly["trend"][-1]["share_touched_in_time"] == pytest.approx(2 / 4)
+
+
 def test_crm_hygiene(march):
     result = review.crm_hygiene(march, "2025-03")
     assert result["leads"] == 6
