@@ -98,10 +98,11 @@ def leads_in_month(leads: pd.DataFrame, month: str) -> int:
     return int(hit.sum())
 
 
-def _score_window(workspace: Any, model: Any, config: Any, first: pd.Period, last: pd.Period) -> pd.DataFrame:
-    """Score only the leads whose scoring moment falls between ``first`` and ``last`` (inclusive)."""
+def _score_window(workspace: Any, model: Any, first: pd.Period, last: pd.Period) -> pd.DataFrame:
+    """Score only the leads whose scoring moment (the scale's own) falls between ``first`` and ``last``."""
     leads = workspace.leads
-    at = review.scoring_moment(leads, config.scoring.moment, config.scoring.days_after_created)
+    scoring = model.config.scoring
+    at = review.scoring_moment(leads, scoring.moment, scoring.days_after_created)
     wanted = (at >= first.start_time) & (at < (last + 1).start_time)
     subset = leads[wanted]
     if subset.empty:
@@ -150,19 +151,22 @@ def review_month(config_path: str | Path | None, month: str | None = None,
     model = load_model(Path(model_dir) if model_dir else config.model_dir)
     agreement = load_agreement(config.agreements_dir, agreement_version)
     period = review.month_period(month)
-    scores = _score_window(workspace, model, config, period - trend_months, period)
+    # The moment and horizon the scale was fitted with (notebook 01 may override the config's): its
+    # probabilities are wins within that horizon of that moment.
+    scoring = model.config.scoring
+    scores = _score_window(workspace, model, period - trend_months, period)
     baseline = model.validation["score"] if model.validation is not None else None
     windows = (model.card.get("split") or {}).get("windows") or {}
     fitted = [pd.Timestamp(w["to"]) for name, w in windows.items() if name != "validation" and w.get("to")]
     metrics = review.monthly_metrics(
         workspace.leads, period, as_of=workspace.as_of, scores=scores, baseline_scores=baseline,
         agreement=agreement, service_levels=config.service_levels.model_dump(),
-        horizon_days=config.scoring.horizon_days, moment=config.scoring.moment,
-        days_after_created=config.scoring.days_after_created, trend_months=trend_months,
+        horizon_days=scoring.horizon_days, moment=scoring.moment,
+        days_after_created=scoring.days_after_created, trend_months=trend_months,
         model_version=model.version, fitted_until=max(fitted) if fitted else None,
         validation=model.validation)
-    cohort = review.scored_cohort(workspace.leads, scores, period, moment=config.scoring.moment,
-                                  days_after_created=config.scoring.days_after_created)
+    cohort = review.scored_cohort(workspace.leads, scores, period, moment=scoring.moment,
+                                  days_after_created=scoring.days_after_created)
     shown = [c for c in ("score", "probability", "grade", "campaign", "source", "outcome") if c in cohort]
     return MonthReview(month=month, metrics=metrics, cohort=cohort[shown].reset_index(drop=True),
                        baseline_scores=baseline)
@@ -186,7 +190,7 @@ class ScoredWindow:
     as_of : Timestamp
         The export moment.
     horizon_days : int
-        The label horizon of the config (wins count within it).
+        The label horizon the scale was fitted with (wins count within it).
     """
 
     leads: pd.DataFrame
@@ -229,11 +233,12 @@ def scored_window(config_path: str | Path | None, model_dir: str | Path | None =
     config = find_config(config_path)
     workspace = load_workspace(config)
     model = load_model(Path(model_dir) if model_dir else config.model_dir)
-    horizon = config.scoring.horizon_days
+    scoring = model.config.scoring  # as the scale was fitted (see review_month)
+    horizon = scoring.horizon_days
     last = review.month_period(last_month or last_mature_month(workspace.as_of, horizon))
     first = last - (months - 1)
-    scores = _score_window(workspace, model, config, first, last)
-    at = review.scoring_moment(workspace.leads, config.scoring.moment, config.scoring.days_after_created)
+    scores = _score_window(workspace, model, first, last)
+    at = review.scoring_moment(workspace.leads, scoring.moment, scoring.days_after_created)
     in_window = (at >= first.start_time) & (at < (last + 1).start_time)
     leads = workspace.leads[in_window].assign(scored_at=at[in_window])
     private = set(config.families.ignore) - {"lead_id"}

@@ -204,6 +204,33 @@ def test_report_renders_the_month_through_the_cli(workspace):
     assert (month / "review.html").stat().st_mtime_ns == stamp
 
 
+def test_the_review_uses_the_moment_and_horizon_the_scale_was_fitted_with(workspace, tmp_path):
+    """Notebook 01 can fit on the MQL hand-off, with another horizon than the config's (created + 7, 180)."""
+    import math
+
+    import pandas as pd
+
+    from alignment.config import load_config
+    from alignment.loader import load_workspace
+    from alignment.model import fit_model, with_scoring
+
+    config = load_config(workspace / "alignment.toml")
+    assert (config.scoring.moment, config.scoring.horizon_days) == ("created", 180)
+    fit_model(with_scoring(config, moment="mql", horizon_days=150), out=tmp_path / "mql", progress=False)
+    monthly = report.review_month(workspace / "alignment.toml", "2026-10", tmp_path / "mql")
+    leads = load_workspace(config).leads
+    handed_over = review.mqls_of_month(leads, "2026-10")
+    calibration = monthly.metrics["calibration"]
+    assert calibration["leads"] == len(handed_over) == len(monthly.cohort)
+    as_of = pd.Timestamp(monthly.metrics["as_of"])
+    latest = handed_over["mql_at"].max()
+    assert calibration["days_to_maturity"] == math.ceil((latest + pd.Timedelta(days=150) - as_of)
+                                                        / pd.Timedelta(days=1))
+    window = report.scored_window(workspace / "alignment.toml", tmp_path / "mql", months=1)
+    assert window.horizon_days == 150 and window.last == report.last_mature_month(as_of, 150)
+    assert (window.leads["scored_at"] == window.leads["mql_at"]).all()
+
+
 @pytest.mark.slow
 def test_the_default_month_is_chosen_by_the_notebook_alone(workspace, tmp_path, monkeypatch):
     """`alignment report` with no month loads the workspace once, in the kernel, not also to choose it."""
