@@ -241,7 +241,8 @@ def scored_window(config_path: str | Path | None, model_dir: str | Path | None =
     at = review.scoring_moment(workspace.leads, scoring.moment, scoring.days_after_created)
     in_window = (at >= first.start_time) & (at < (last + 1).start_time)
     leads = workspace.leads[in_window].assign(scored_at=at[in_window])
-    private = set(config.families.ignore) - {"lead_id"}
+    # the loader's own list (the config's ignore list and contact details), and a wider net by name
+    private = set(workspace.ignored) - {"lead_id"}
     private |= {c for c in leads.columns if any(h in c.lower() for h in PII_HINTS)}
     leads = leads.drop(columns=sorted(private & set(leads.columns)))
     keep = [c for c in ("lead_id", "score", "probability", "grade", "fit_grade", "engagement_grade")

@@ -29,6 +29,19 @@ def test_explore_notebook_runs_on_the_demo(demo_config, fitted_model_dir, tmp_pa
     assert "scored_window(" not in html
 
 
+def test_scored_window_drops_what_the_loader_calls_contact_details(demo_dir, fitted_model_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "workspace"
+    shutil.copytree(demo_dir, copy, ignore=shutil.ignore_patterns("model", "reports", "agreements"))
+    leads = pd.read_csv(copy / "leads.csv", dtype=str, keep_default_na=False)
+    leads["linkedin_url"] = "https://www.linkedin.com/in/" + leads["lead_id"]
+    leads.to_csv(copy / "leads.csv", index=False)
+    window = report.scored_window(copy / "alignment.toml", fitted_model_dir, months=3)
+    assert len(window.leads) and "linkedin_url" not in window.leads
+    assert not {"email", "phone", "first_name", "last_name", "owner"} & set(window.leads.columns)
+
+
 def test_scored_window_refuses_bad_parameters(demo_config):
     with pytest.raises(ValueError, match="months"):
         report.scored_window(demo_config, months=0)
