@@ -354,8 +354,7 @@ def render_month(config: Any, month: str | None, *, model_dir: str | Path | None
     """
     from alignment.notebook import execute, notebook_path, to_html
 
-    reports = config.reports_dir
-    reports.mkdir(parents=True, exist_ok=True)
+    reports = _reports_folder(config.reports_dir)
     _recover(reports, month or LATEST)
     if month is not None:
         _refuse_foreign_files(reports / month)
@@ -385,6 +384,16 @@ def render_month(config: Any, month: str | None, *, model_dir: str | Path | None
         shutil.rmtree(work, ignore_errors=True)
         raise
     return target
+
+
+def _reports_folder(reports: Path) -> Path:
+    """The reports folder, created if missing; a path that cannot be a folder is one ReportError line."""
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot use the reports folder ({exc.strerror})", file=str(reports),
+                          hint="point [paths] reports in the config at a folder you can write to") from None
+    return reports
 
 
 def _refuse_foreign_files(target: Path) -> None:
@@ -479,8 +488,7 @@ def build_index(reports: str | Path) -> Path:
     """
     from alignment.notebook import write_atomic
 
-    reports = Path(reports)
-    reports.mkdir(parents=True, exist_ok=True)
+    reports = _reports_folder(Path(reports))
     rows = []
     for month in rendered_months(reports):
         metrics = json.loads((reports / month / "metrics.json").read_text(encoding="utf-8"))
@@ -584,8 +592,8 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
     config = find_config(config_path)
     if month is not None and all_missing:
         raise ReportError("give either --month or --all-missing, not both")
-    reports = config.reports_dir
-    done = set(rendered_months(reports)) if reports.is_dir() else set()
+    reports = _reports_folder(config.reports_dir)  # before any work: a folder that cannot be made is one line
+    done = set(rendered_months(reports))
     months: list[str | None]
     if month is None and not all_missing and not skip_existing:
         # The default month is the notebook's own choice from the workspace it loads anyway (it refuses a

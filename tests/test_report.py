@@ -395,6 +395,20 @@ def test_a_killed_run_leaves_the_earlier_report_and_the_next_run_cleans_up(works
     assert not list(reports.glob(".2026-08.*"))  # stale temporary folders are gone too
 
 
+def test_a_reports_path_that_cannot_be_a_folder_is_one_line(workspace):
+    (workspace / "taken").write_text("a file, not a folder")
+    config = workspace / "reports-taken.toml"
+    text = (workspace / "alignment.toml").read_text(encoding="utf-8")
+    assert 'reports = "reports"' in text
+    config.write_text(text.replace('reports = "reports"', 'reports = "taken"'), encoding="utf-8")
+    for args in ((), ("--month", "2026-10"), ("--all-missing",)):
+        result = _cli("--config", str(config), *args)
+        assert result.exit_code == 1
+        assert result.output.count("\n") == 1 and "taken" in result.output
+        assert "reports folder" in result.output
+    assert (workspace / "taken").read_text() == "a file, not a folder"
+
+
 def test_headline_says_when_the_agreement_was_made_on_another_model():
     metrics = {"month": "2026-10", "verdict": "keep", "reasons": ["fine"], "model_version": "new",
                "agreement": {"in_force": True, "version": 2, "model_version": "old"}}
