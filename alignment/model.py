@@ -231,8 +231,17 @@ def _data_digest(X: pd.DataFrame, label: pd.Series, scored_at: pd.Series) -> str
     return digest.hexdigest()
 
 
+def _check_parent(path: Path) -> None:
+    """Refuse a target whose nearest existing parent is a file: it could never be written."""
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ModelError("a parent of the output path is a file, not a folder", file=str(existing),
+                         hint="choose another --out")
+
+
 def _check_out(out: Path) -> None:
     """Refuse a target that exists and is not a model folder (never overwrite what a user saved)."""
+    _check_parent(out)
     if out.exists() and not out.is_dir():
         raise ModelError("the model folder path is a file", file=str(out), hint="choose another --out")
     if out.is_dir() and any(out.iterdir()) and not (out / CARD).is_file():
@@ -810,13 +819,19 @@ def read_leads_to_score(input_path: str | os.PathLike, config: Config) -> pd.Dat
     return leads
 
 
-def _write_table_atomic(frame: pd.DataFrame, out_path: Path) -> None:
-    suffix = out_path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
+def _check_table_out(out_path: Path) -> None:
+    """Refuse an output that is not .csv/.parquet, already exists, or lies under a file."""
+    if out_path.suffix.lower() not in (".csv", ".parquet"):
         raise ModelError("the output must be a .csv or .parquet file", file=str(out_path))
     if out_path.exists():
         raise ModelError("the output file already exists; it will not be overwritten", file=str(out_path),
                          hint="choose another --out, or delete it first")
+    _check_parent(out_path)
+
+
+def _write_table_atomic(frame: pd.DataFrame, out_path: Path) -> None:
+    _check_table_out(out_path)
+    suffix = out_path.suffix.lower()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=suffix, dir=out_path.parent)
     os.close(handle)
@@ -856,11 +871,7 @@ def run_score(model_dir: str | os.PathLike, input_path: str | os.PathLike, out_p
 
     model = load_model(model_dir)
     out_path = Path(out_path)
-    if out_path.suffix.lower() not in (".csv", ".parquet"):
-        raise ModelError("the output must be a .csv or .parquet file", file=str(out_path))
-    if out_path.exists():
-        raise ModelError("the output file already exists; it will not be overwritten", file=str(out_path),
-                         hint="choose another --out, or delete it first")
+    _check_table_out(out_path)  # before the work, not after it
     config = load_config(config_path) if config_path else model.config
     leads = read_leads_to_score(input_path, config)
     activities = None
