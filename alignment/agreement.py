@@ -255,8 +255,12 @@ def write_sheet(agreement: Agreement, out: str | Path) -> Path:
     if out.exists():
         raise AgreementError("file already exists; it is left as it is", file=str(out),
                              hint="choose another --html file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise AgreementError(f"cannot write the sheet there ({exc.strerror})", file=str(out),
+                             hint="choose another --html file name") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(render_sheet(agreement))

@@ -189,5 +189,11 @@ def test_cli_list_and_show(workspace):
 
     result = runner.invoke(cli, ["agreement", "show", "1", "--config", str(workspace), "--html", str(sheet)])
     assert result.exit_code == 1 and "already exists" in result.output and "Traceback" not in result.output
+    (workspace.parent / "a-file").write_text("not a folder")
+    under_a_file = workspace.parent / "a-file" / "sheet.html"
+    result = runner.invoke(cli, ["agreement", "show", "1", "--config", str(workspace),
+                                 "--html", str(under_a_file)])
+    assert result.exit_code == 1 and "cannot write the sheet there" in result.output
+    assert isinstance(result.exception, SystemExit)  # the one-line error, not an uncaught exception
     result = runner.invoke(cli, ["agreement", "show", "9", "--config", str(workspace)])
     assert result.exit_code == 1 and "no agreement version 9" in result.output
