@@ -35,6 +35,10 @@ def test_tables_match_the_card(fitted):
     grades = plots.grade_table(fitted.validation)
     assert grades["leads"].sum() == len(fitted.validation)
     assert grades["wins"].sum() == fitted.validation["won"].sum()
+    by_hand = plots.grade_table(pd.DataFrame({"fit_grade": ["A", "A", "A", "B"],
+                                              "engagement_grade": ["1", "1", "2", "1"], "won": [1, 0, 1, 0]}))
+    assert by_hand.loc[("A", "1")].tolist() == [0.5, 2, 1] and by_hand.loc[("A", "2")].tolist() == [1.0, 1, 1]
+    assert by_hand.loc[("B", "1")].tolist() == [0.0, 1, 0]
     assert not plots.warnings_frame({"warnings": []}).empty  # says "none" rather than an empty table
 
 
