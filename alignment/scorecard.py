@@ -88,9 +88,12 @@ class _Attribute:
             missing |= np.isnan(numbers)
             codes = np.searchsorted(self.edges, np.nan_to_num(numbers), side="right")
         else:
-            codes = pd.Index(self.categories, dtype=object).get_indexer(
-                values.astype("string").astype(object)).astype(np.int64)
-            codes[codes < 0] = len(self.categories)  # unseen or rare category -> Other
+            # Factorize once (fast on Arrow strings), then look up only the distinct values.
+            factorized = pd.Categorical(values)
+            lookup = pd.Index(self.categories, dtype=object).get_indexer(
+                factorized.categories.astype("string").astype(object))
+            codes = np.where(factorized.codes >= 0, lookup[factorized.codes], -1).astype(np.int64)
+            codes[codes < 0] = len(self.categories)  # unseen or rare category (or missing) -> Other
         codes[missing] = self.n_bands - 1
         return codes
 
@@ -336,6 +339,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         min_count = max(self.min_category_count, int(np.ceil(self.min_band_share * y.size)))
 
         bands: dict[str, _Attribute] = {}
+        codes: dict[str, np.ndarray] = {}
         self.dropped_ = {}
         for column in X.columns:
             values = X[column]
@@ -362,29 +366,33 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             attr.labels = [*attr.labels, MISSING_BAND]
             attr.low = [*attr.low, np.nan]
             attr.high = [*attr.high, np.nan]
-            codes = attr.band_codes(values)
-            if np.count_nonzero(np.bincount(codes, minlength=attr.n_bands)) < 2:
+            attr_codes = attr.band_codes(values)
+            if np.count_nonzero(np.bincount(attr_codes, minlength=attr.n_bands)) < 2:
                 self.dropped_[attr.name] = "a single band on the training window (constant)"
                 continue
             bands[attr.name] = attr
+            codes[attr.name] = attr_codes
         if not bands:
             raise ModelError("no attribute separates leads on the training window",
                              hint="check the feature families and the data")
-        codes = {name: attr.band_codes(X[name]) for name, attr in bands.items()}
         woe = {name: _woe(codes[name], y, attr.n_bands) for name, attr in bands.items()}
 
         rng = np.random.default_rng(self.random_state)
         names = list(bands)
-        self.C_ = self._choose_strength(np.column_stack([woe[n][codes[n]] for n in names]), y, rng)
+        design = np.column_stack([woe[n][codes[n]] for n in names])
+        self.C_ = self._choose_strength(design, y, rng)
+        # Warm-started: after an attribute is dropped, the others' weights are a close first guess.
+        model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200, warm_start=True)
         while True:
-            design = np.column_stack([woe[n][codes[n]] for n in names])
-            model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200).fit(design, y)
+            model.fit(design, y)
             negative = [n for n, b in zip(names, model.coef_[0], strict=True) if b < 0]
             if not negative:
                 break
             worst = names[int(np.argmin(model.coef_[0]))]
             self.dropped_[worst] = ("its weight came out negative next to correlated attributes "
                                     "(it adds nothing once they are known)")
+            design = np.delete(design, names.index(worst), axis=1)
+            model.coef_ = np.delete(model.coef_, names.index(worst), axis=1)
             names.remove(worst)
             if not names:
                 raise ModelError("no attribute keeps a positive weight", hint="check the data")
