@@ -381,10 +381,8 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         names = list(bands)
         design = np.column_stack([woe[n][codes[n]] for n in names])
         self.C_ = self._choose_strength(design, y, rng)
-        # Warm-started: after an attribute is dropped, the others' weights are a close first guess.
-        model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200, warm_start=True)
         while True:
-            model.fit(design, y)
+            model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200).fit(design, y)
             negative = [n for n, b in zip(names, model.coef_[0], strict=True) if b < 0]
             if not negative:
                 break
@@ -392,7 +390,6 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             self.dropped_[worst] = ("its weight came out negative next to correlated attributes "
                                     "(it adds nothing once they are known)")
             design = np.delete(design, names.index(worst), axis=1)
-            model.coef_ = np.delete(model.coef_, names.index(worst), axis=1)
             names.remove(worst)
             if not names:
                 raise ModelError("no attribute keeps a positive weight", hint="check the data")
