@@ -9,7 +9,8 @@ DEMO_CONFIG := $(DEMO)/alignment.toml
 .PHONY: demo test install kernel bench bench-quick lint clean-demo
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu run: apt-get install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name alignment --display-name "Python (alignment)" >/dev/null
