@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.alignment-installed
 DEMO := data/demo
 DEMO_CONFIG := $(DEMO)/alignment.toml
+# The demo history ends on 2026-10-31: three calm months, then the three with the planted change.
+DEMO_REVIEW_MONTHS := 2026-05 2026-06 2026-07 2026-08 2026-09 2026-10
 
 .PHONY: demo test install kernel bench bench-quick lint clean-demo
 
@@ -25,7 +27,9 @@ $(DEMO)/model/model.json: $(DEMO_CONFIG)
 	$(BIN)/alignment fit --config $(DEMO_CONFIG)
 
 demo: $(DEMO)/model/model.json
-	$(BIN)/alignment report --config $(DEMO_CONFIG) --skip-existing
+	@for month in $(DEMO_REVIEW_MONTHS); do \
+	  $(BIN)/alignment report --config $(DEMO_CONFIG) --month $$month --skip-existing || exit 1; \
+	done
 	@echo ""
 	@echo "Demo history:   $(DEMO)/ (config: $(DEMO_CONFIG))"
 	@echo "Fitted scale:   $(DEMO)/model/ (model.json, points.csv)"
