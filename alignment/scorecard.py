@@ -36,7 +36,10 @@ How the scale is built (:class:`PointsScorecard`):
    ``"Industry = Software (+12)"``.
 7. **Uncertainty.** ``n_boot`` Poisson-bootstrap refits (bands fixed, WoE and
    coefficients re-estimated at the chosen strength, on at most
-   ``boot_max_rows`` rows) give a 95% interval for every band's points.
+   ``boot_max_rows`` rows) give a 95% interval for every band's points. On a
+   subsample of m out of n rows the replicates' spread is narrowed by
+   sqrt(m / n) and centred on the full fit's points (the m-out-of-n
+   bootstrap), so the interval is the full data's, not the subsample's.
 """
 
 from __future__ import annotations
@@ -218,7 +221,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         many rows; the final model is refitted on all rows at that strength.
     n_boot : int, default 50
         Bootstrap refits for the points intervals (0 = none).
-    boot_max_rows : int, default 50_000
+    boot_max_rows : int, default 20_000
         Rows per bootstrap refit (a seeded subsample above this).
     random_state : int, default 0
     progress : bool, default False
@@ -249,7 +252,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
     def __init__(self, families: dict | None = None, monotone: dict | None = None, max_bins: int = 8,
                  min_band_share: float = 0.01, min_category_share: float = 0.01,
                  min_category_count: int = 30, Cs: int = 8, cv: int = 5, cv_max_rows: int = 50_000,
-                 n_boot: int = 50, boot_max_rows: int = 50_000, random_state: int = 0,
+                 n_boot: int = 50, boot_max_rows: int = 20_000, random_state: int = 0,
                  progress: bool = False) -> None:
         self.families = families
         self.monotone = monotone
@@ -480,7 +483,15 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             refit.fit(design, sub_y, sample_weight=weights)
             for n, p in self._raw_points(refit.coef_[0], woe).items():
                 replicates[n].append(p)
-        return {n: np.quantile(np.vstack(r), [0.025, 0.975], axis=0) for n, r in replicates.items()}
+        # m-out-of-n bootstrap: a subsample's spread is sqrt(n / m) too wide for the full fit.
+        shrink = np.sqrt(rows.size / y.size)
+        full = self._raw_points(self.coef_, self._woe)
+        intervals = {}
+        for n, r in replicates.items():
+            stacked = np.vstack(r)
+            spread = np.quantile(stacked, [0.025, 0.975], axis=0) - stacked.mean(axis=0)
+            intervals[n] = full[n] + shrink * spread
+        return intervals
 
     def _points_table(self, codes: dict[str, np.ndarray], y: np.ndarray,
                       ci: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -181,3 +181,16 @@ def test_bad_input_raises(case):
         X = X[[]]
     with pytest.raises(ModelError):
         PointsScorecard(n_boot=0).fit(X, y)
+
+
+def test_subsampled_bootstrap_gives_the_full_datas_interval_width():
+    # A bootstrap on a quarter of the rows spreads about twice as wide as one on all rows; rescaled by
+    # sqrt(m / n) it must describe the full fit, so both widths agree.
+    X, y, _ = make_leads(40_000, seed=3)
+    widths = {}
+    for rows in (40_000, 10_000):
+        card = PointsScorecard(monotone={"visits": "increasing"}, n_boot=40, boot_max_rows=rows,
+                               random_state=0).fit(X, y)
+        table = card.points_
+        widths[rows] = float((table.points_ci_high - table.points_ci_low).median())
+    assert 0.7 < widths[10_000] / widths[40_000] < 1.4
