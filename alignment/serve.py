@@ -121,7 +121,10 @@ class WorkshopServer:
         return Path(config.path or Path.cwd() / "alignment.toml").resolve(), model_dir.resolve()
 
     def start(self) -> WorkshopServer:
-        """Start Voilà and wait until it answers; return self."""
+        """Start Voilà and wait until it answers; return self (already running: nothing more to do)."""
+        if self.process is not None and self.process.poll() is None:
+            # `with start_workshop_server(...)` enters a started server: a second start would orphan it.
+            return self
         if self.startup_timeout <= 0:
             raise ValueError(f"startup_timeout must be > 0, got {self.startup_timeout}")
         config_path, model_dir = self.check()

@@ -304,3 +304,14 @@ def test_browser_cannot_execute_code(browser_page, tmp_path):
         }""", [f"open({str(marker)!r}, 'w').write('ran')"])
     assert "kernel_info_reply" in result, f"the probe never reached the kernel: {result}"
     assert "execute_reply" not in result and not marker.exists()
+
+
+def test_entering_a_started_server_starts_nothing_more(fitted_model_dir, demo_config):
+    """`with start_workshop_server(...)` must leave no Voilà running behind it."""
+    from alignment.serve import start_workshop_server
+
+    server = start_workshop_server(demo_config, fitted_model_dir)
+    started = server.process
+    with server:
+        assert server.process is started and started.poll() is None
+    assert started.poll() is not None
