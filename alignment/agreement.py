@@ -172,21 +172,30 @@ def save_agreement(agreement: Agreement, folder: str | Path) -> Agreement:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         saved = agreement.model_copy(update={"version": version, "created_at": now})
         final = folder / f"agreement-v{version:04d}-{now:%Y%m%dT%H%M%S}.yaml"
-        fd, tmp_name = tempfile.mkstemp(prefix=".agreement-", suffix=".tmp", dir=folder)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(_to_yaml(saved))
-                handle.flush()
-                os.fsync(handle.fileno())
-            # A hard link fails if the name exists, so a version can never be replaced.
-            os.link(tmp_name, final)
+            _write_new(final, _to_yaml(saved))
         except FileExistsError:
             raise AgreementError("an agreement file with this version already exists", file=str(final),
                                  hint="save again; versions are never overwritten") from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
     return saved.model_copy(update={"path": final})
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary sibling, then hard-link it to ``path``.
+
+    The link fails with FileExistsError if ``path`` exists, so nothing is ever replaced, and a reader
+    never sees a half-written file.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp_name, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
 
 
 def _read(path: Path) -> Agreement:
@@ -256,21 +265,18 @@ def write_sheet(agreement: Agreement, out: str | Path) -> Path:
         raise AgreementError("file already exists; it is left as it is", file=str(out),
                              hint="choose another --html file name")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
+        out.parent.mkdir(parents=True, exist_ok=True)  # FileExistsError here: a file stands in the way
     except OSError as exc:
         raise AgreementError(f"cannot write the sheet there ({exc.strerror})", file=str(out),
                              hint="choose another --html file name") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_sheet(agreement))
-        os.link(tmp_name, out)
+        _write_new(out, render_sheet(agreement))
     except FileExistsError:
         raise AgreementError("file already exists; it is left as it is", file=str(out),
                              hint="choose another --html file name") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    except OSError as exc:
+        raise AgreementError(f"cannot write the sheet there ({exc.strerror})", file=str(out),
+                             hint="choose another --html file name") from None
     return out
 
 
