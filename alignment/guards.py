@@ -2,31 +2,46 @@
 
 Pure functions: they return what they found (and warning strings) and print nothing.
 
-A column is **leaky** (left out, with its reason) when
+Each candidate column is weighed on several kinds of evidence that it was recorded after the outcome, all
+measured on the rows :func:`screen_columns` is given (``alignment fit`` passes the training window and the
+unlabelled leads, never the calibration or hold-out windows):
 
-1. the config lists it in ``scoring.after_outcome`` (recorded after the outcome);
-2. it is filled almost only for won leads, or only for closed leads: filled for at least 90% of won leads
-   (closed leads) and at most 20% of the others (open leads), with at least 20 leads on each side;
-3. it alone separates won from lost almost perfectly: its single-column ROC AUC on the labelled leads is
-   at least 0.95 under a fair encoding (numbers: the value and its negation, missing placed at either end;
-   categories, and numbers with at most 20 distinct values: each level's win rate learned on the other
-   folds of a 5-fold split, so an id-like column cannot score itself; missing is a level of its own).
+- **listed** in ``scoring.after_outcome`` (strong);
+- **filled after the outcome**: filled for ≥ 90% of won (closed) leads and ≤ 20% of the others (open leads),
+  with ≥ 20 leads on each side (strong);
+- **separates almost perfectly**: single-column ROC AUC ≥ 0.95 under a fair encoding (numbers: the value and
+  its negation, missing placed at either end; categories, and numbers with at most 20 distinct values: each
+  level's win rate learned on the other folds of a 5-fold split, so an id-like column cannot score itself)
+  (strong);
+- **relative strength**: alone it ranks the outcome at least as well as all the other columns together
+  (cross-validated) and reaches AUC ≥ 0.70 (strong); within 0.03 of them and ≥ 0.65 (weak);
+- **values that name an outcome or a sales disposition** ("Closed - won by …", "Lost to …", "Will call back",
+  "Not interested", "Already a customer", "Wrong number"…) on ≥ 10% of its filled labelled leads, at least two
+  such values: strong when the column carries signal (AUC ≥ 0.65), weak otherwise;
+- **missingness that marks the outcome**: a missing band of ≥ 20 leads of which ≥ 50% are open at the export
+  and at least twice the open share of the filled leads (strong); or filled for at least 40 points more of
+  the won than of the not-won leads and at least twice as often (strong; 20 points: weak);
+- **a name** that says status, stage, disposition, result, outcome, close, tag or reason (weak: a hint only).
 
-``scoring.force_include`` keeps a leaky column, with a loud warning. Constant columns (one value, missing
-included) and duplicates (the same partition of the leads as an earlier column: equal values, a one-to-one
-relabelling of a column with repeated levels, or a monotone transform of a number) are dropped with a note.
-See ``docs/features.md``.
+One strong piece of evidence, or two weak ones, leave the column out (``leakage``, with its evidence); one
+weak piece keeps it but lists it as suspected (``suspected``). ``scoring.force_include`` keeps any column
+the user insists on, flagged or not, with a warning that starts ``FORCED IN``. Constant columns (one value,
+missing included) and duplicates (the same partition of the leads as an earlier column: equal values, a
+one-to-one relabelling of a column with repeated levels, or a monotone transform of a number) are dropped with
+a note. See ``docs/features.md``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
 from alignment.config import FAMILIES, Config
 from alignment.exceptions import ModelError
@@ -44,6 +59,35 @@ AUC_MAX_ROWS = 250_000
 LEVELS_AS_CATEGORIES = 20
 """Numeric columns with at most this many distinct values are also screened level by level."""
 TARGET_FOLDS = 5
+RELATIVE_STRONG_AUC = 0.70
+"""A column at least as strong as all the others together is left out from this single-column AUC."""
+RELATIVE_WEAK_AUC = 0.65
+"""... and suspected from this AUC when within ``RELATIVE_WEAK_MARGIN`` of all the others together."""
+RELATIVE_WEAK_MARGIN = 0.03
+RELATIVE_MAX_ROWS = 20_000
+"""The all-the-others model is cross-validated on a seeded sample of at most this many labelled leads."""
+NUMBER_BINS = 10
+"""Numbers enter the all-the-others model as this many quantile bins (and missing), each by its win rate."""
+DISPOSITION_SHARE = 0.10
+"""Share of a column's filled labelled leads whose value names an outcome, from which the values count."""
+DISPOSITION_SIGNAL_AUC = 0.65
+"""Outcome-naming values are strong evidence when the column reaches this single-column AUC."""
+DISPOSITION = re.compile(
+    r"\b(closed?|won|lost|lose|converted|conversion|call(?:ed)?[ -]?back|not interested|no interest|"
+    r"interested in|junk|spam|wrong (?:number|contact|person)|already|disqualified|unqualified|no answer|"
+    r"not reachable|unreachable|ringing|voice ?mail|do not call|dnc|switched off|invalid number|"
+    r"lost to|won by|purchased|signed|opted out|bounced|not eligible|declined|rejected)\b",
+    re.IGNORECASE)
+"""Values that name an outcome or a sales disposition, in their common spellings."""
+OPEN_MISSING_SHARE = 0.5
+"""A missing band made at least this much of leads open at the export..."""
+OPEN_MISSING_RATIO = 2.0
+"""... and at least this many times the open share of the filled leads, marks the open leads."""
+FILL_GAP_STRONG, FILL_GAP_WEAK, FILL_RATIO = 0.40, 0.20, 2.0
+"""Fill-rate gaps (won minus not won) that are strong / weak evidence, when also ``FILL_RATIO`` times."""
+SUSPECT_NAME = re.compile(r"(^|_)(status|stage|disposition|result|outcome|close|closed|closing|tags?|reason)"
+                          r"($|_)")
+"""Column names that hint at a value set after the outcome (a weak hint: names are not evidence alone)."""
 
 MIN_LEADS = 1_000
 """Below this many labelled leads: a warning (Einstein's floor)."""
@@ -62,11 +106,13 @@ class GuardResult:
     kept : list of str
         Columns to fit on, in the order of ``X`` (forced leaky columns included).
     leakage : list of dict
-        ``{"column", "reason"}`` for each leaky column left out.
+        ``{"column", "reason", "evidence"}`` for each leaky column left out (``evidence``: one line each).
+    suspected : list of dict
+        ``{"column", "reason", "evidence"}`` for each column kept on weak evidence of leakage.
     dropped : list of dict
         ``{"column", "reason"}`` for each constant or duplicate column.
     forced : list of str
-        Leaky columns kept because ``scoring.force_include`` lists them.
+        Flagged or suspected columns kept because ``scoring.force_include`` lists them.
     warnings : list of str
         One line each, for the model card and the notebook.
     single_auc : dict
@@ -74,7 +120,8 @@ class GuardResult:
     """
 
     kept: list[str]
-    leakage: list[dict[str, str]] = field(default_factory=list)
+    leakage: list[dict] = field(default_factory=list)
+    suspected: list[dict] = field(default_factory=list)
     dropped: list[dict[str, str]] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -185,16 +232,177 @@ def _same_information(first: pd.Series, second: pd.Series, n_levels: int) -> boo
     return bool(np.array_equal(*ranks) or np.array_equal(ranks[0], ranks[1].max() - ranks[1]))
 
 
-def _fill_rule(filled: np.ndarray, groups: list[tuple[str, np.ndarray, str, np.ndarray]]) -> str | None:
-    """The reason a column is filled after the outcome, or None."""
+@dataclass
+class _Evidence:
+    """One piece of evidence that a column was recorded after the outcome."""
+
+    strong: bool
+    text: str
+
+
+def _fill_rule(filled: np.ndarray, groups: list[tuple[str, np.ndarray, str, np.ndarray]]) -> _Evidence | None:
+    """Filled almost only for won (closed) leads."""
     for name_in, inside, name_out, outside in groups:
         if inside.sum() < MIN_GROUP or outside.sum() < MIN_GROUP:
             continue
         rate_in, rate_out = filled[inside].mean(), filled[outside].mean()
         if rate_in >= FILLED_HIGH and rate_out <= FILLED_LOW:
-            return (f"filled for {rate_in:.0%} of {name_in} leads but only {rate_out:.0%} of {name_out} "
-                    "leads (recorded once the outcome is known)")
+            return _Evidence(True, f"filled for {rate_in:.0%} of {name_in} leads but only {rate_out:.0%} of "
+                                   f"{name_out} leads (recorded once the outcome is known)")
     return None
+
+
+def _missingness_rule(filled: np.ndarray, label: np.ndarray, open_: np.ndarray | None) -> _Evidence | None:
+    """A missing band made of the open leads, or a column filled far more often for won than not-won leads."""
+    missing = ~filled
+    if open_ is not None and missing.sum() >= MIN_GROUP and filled.sum() >= MIN_GROUP:
+        open_missing, open_filled = open_[missing].mean(), open_[filled].mean()
+        if open_missing >= OPEN_MISSING_SHARE and open_missing >= OPEN_MISSING_RATIO * open_filled:
+            return _Evidence(True, f"missing for {int(missing.sum()):,} leads of which {open_missing:.0%} "
+                                   f"are still open at the export (of the filled leads: {open_filled:.0%}): "
+                                   "the export fills it as deals progress, so 'missing' stands for 'not "
+                                   "closed yet'")
+    won, not_won = label == 1, label == 0
+    if won.sum() < MIN_GROUP or not_won.sum() < MIN_GROUP:
+        return None
+    rate_won, rate_other = filled[won].mean(), filled[not_won].mean()
+    gap = rate_won - rate_other
+    if gap >= FILL_GAP_WEAK and rate_won >= FILL_RATIO * rate_other:
+        return _Evidence(gap >= FILL_GAP_STRONG,
+                         f"filled for {rate_won:.0%} of won leads but {rate_other:.0%} of the others (as if "
+                         "filled in once a lead converted)")
+    return None
+
+
+def _disposition_rule(values: pd.Series, labelled: np.ndarray, auc: float | None) -> _Evidence | None:
+    """Values that name an outcome or a sales disposition."""
+    if _is_number(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    shown = values.iloc[labelled].dropna().astype(str)
+    if shown.empty:
+        return None
+    levels = shown.value_counts()
+    naming = [level for level in levels.index if DISPOSITION.search(level)]
+    share = float(levels[naming].sum() / len(shown)) if naming else 0.0
+    if len(naming) < 2 or share < DISPOSITION_SHARE:
+        return None
+    examples = ", ".join(f"'{level}'" for level in naming[:3])
+    strong = auc is not None and auc >= DISPOSITION_SIGNAL_AUC
+    return _Evidence(strong, f"{share:.0%} of its values name an outcome or a sales disposition ({examples})")
+
+
+def _name_rule(column: str) -> _Evidence | None:
+    name = re.sub(r"[^0-9a-z]+", "_", str(column).lower()).strip("_")
+    if SUSPECT_NAME.search(name):
+        return _Evidence(False, "its name reads like a status or result set by sales")
+    return None
+
+
+def _encoded(values: pd.Series, y: np.ndarray, seed: int) -> np.ndarray:
+    """A column as each row's out-of-fold level win rate (numbers by quantile bins), on the logit scale."""
+    if _is_number(values) and values.nunique() > LEVELS_AS_CATEGORIES:
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        codes = np.full(len(numbers), NUMBER_BINS, dtype=np.int64)
+        seen = ~np.isnan(numbers)
+        ranks = pd.Series(numbers[seen]).rank(pct=True, method="average").to_numpy()
+        codes[seen] = np.minimum((ranks * NUMBER_BINS).astype(np.int64), NUMBER_BINS - 1)
+    else:
+        codes, _ = pd.factorize(values, use_na_sentinel=False)
+    rate = np.clip(_out_of_fold_rate(codes, y, seed), 1e-3, 1 - 1e-3)
+    return np.log(rate / (1 - rate))
+
+
+def _others_auc(encoded: dict[str, np.ndarray], column: str, y: np.ndarray, seed: int) -> float | None:
+    """Cross-validated AUC of a logistic model on every other column (None with fewer than two others)."""
+    others = [name for name in encoded if name != column]
+    if len(others) < 2:
+        return None
+    design = np.column_stack([encoded[name] for name in others])
+    folds = StratifiedKFold(TARGET_FOLDS, shuffle=True, random_state=seed)
+    predicted = cross_val_predict(LogisticRegression(max_iter=500), design, y, cv=folds,
+                                  method="predict_proba")[:, 1]
+    auc = roc_auc_score(y, predicted)
+    return float(max(auc, 1.0 - auc))
+
+
+def _strength_rule(auc: float, others: float | None) -> _Evidence | None:
+    """Alone as strong as all the other columns together."""
+    if others is None:
+        return None
+    if auc >= RELATIVE_STRONG_AUC and auc >= others:
+        return _Evidence(True, f"alone it ranks the outcome as well as all the other columns together "
+                               f"(AUC {auc:.3f} against {others:.3f}, cross-validated): an attribute known "
+                               "before the outcome rarely does")
+    if auc >= RELATIVE_WEAK_AUC and auc >= others - RELATIVE_WEAK_MARGIN:
+        return _Evidence(False, "alone it ranks the outcome almost as well as all the other columns "
+                                f"together (AUC {auc:.3f} against {others:.3f})")
+    return None
+
+
+def _verdict(evidence: list[_Evidence]) -> str | None:
+    """``"leaky"`` (one strong or two weak pieces), ``"suspected"`` (one weak piece) or None."""
+    if any(piece.strong for piece in evidence) or len(evidence) >= 2:
+        return "leaky"
+    return "suspected" if evidence else None
+
+
+def _finding(column: str, evidence: list[_Evidence]) -> dict:
+    ordered = sorted(evidence, key=lambda piece: not piece.strong)
+    return {"column": column, "reason": "; ".join(piece.text for piece in ordered),
+            "evidence": [piece.text for piece in ordered]}
+
+
+def _labelled_sample(label_values: np.ndarray, config: Config) -> np.ndarray:
+    labelled = np.flatnonzero(~np.isnan(label_values))
+    if len(labelled) > AUC_MAX_ROWS:
+        rng = np.random.default_rng(config.scoring.seed)
+        labelled = np.sort(rng.choice(labelled, AUC_MAX_ROWS, replace=False))
+    return labelled
+
+
+def _drop_constant_and_duplicates(X: pd.DataFrame, result: GuardResult, skip: set[str]) -> list[str]:
+    """Columns left after constant and duplicate ones are dropped (with a note each)."""
+    partitions: dict[int, list[tuple[str, np.ndarray]]] = {}
+    left = []
+    for column in X.columns:
+        if column in skip:
+            left.append(column)
+            continue
+        values = X[column]
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        if len(uniques) <= 1:
+            value = uniques[0] if len(uniques) else None
+            if isinstance(value, np.generic):
+                value = value.item()  # "0.0", not "np.float64(0.0)"
+            only = "missing" if value is None or pd.isna(value) else repr(value)
+            result.dropped.append({"column": column, "reason": f"constant (every lead: {only})"})
+            continue
+        key = hash(codes.tobytes())
+        twin = next((name for name, other in partitions.get(key, []) if np.array_equal(other, codes)
+                     and _same_information(X[name], values, len(uniques))), None)
+        if twin is not None:
+            result.dropped.append({"column": column, "reason": f"duplicate of '{twin}' (same values, or a "
+                                                               "one-to-one relabelling of them)"})
+            continue
+        partitions.setdefault(key, []).append((column, codes))
+        left.append(column)
+    return left
+
+
+def _relative_strengths(X: pd.DataFrame, columns: list[str], single: dict[str, float], y_full: np.ndarray,
+                        labelled: np.ndarray, seed: int) -> dict[str, float | None]:
+    """The all-the-others AUC of each column strong enough alone for the relative rule to matter."""
+    candidates = [c for c in columns if single.get(c, 0.0) >= RELATIVE_WEAK_AUC]
+    if not candidates:
+        return {}
+    rows = labelled
+    if len(rows) > RELATIVE_MAX_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, RELATIVE_MAX_ROWS, replace=False))
+    y = y_full[rows]
+    if min(int(y.sum()), int(len(y) - y.sum())) < TARGET_FOLDS:
+        return {}
+    encoded = {c: _encoded(X[c].iloc[rows], y, seed) for c in columns}
+    return {c: _others_auc(encoded, c, y, seed) for c in candidates}
 
 
 def screen_columns(
@@ -219,7 +427,8 @@ def screen_columns(
         Reads ``scoring.after_outcome``, ``scoring.force_include`` and ``scoring.seed``.
     outcome : pd.Series, optional
         won / lost / open per lead (same index as ``X``); with it the fill-rate rule also compares closed
-        with open leads. Without it, won (label 1) is compared with every other lead.
+        with open leads, and a missing band made of open leads is evidence. Without it, won (label 1) is
+        compared with every other lead.
 
     Returns
     -------
@@ -229,10 +438,12 @@ def screen_columns(
     result = GuardResult(kept=[])
     after_outcome = set(config.scoring.after_outcome)
     force = set(config.scoring.force_include)
+    seed = config.scoring.seed
     for name in sorted(after_outcome - set(X.columns)):
         result.warnings.append(f"scoring.after_outcome lists '{name}', which is not a feature column")
 
     label_values = label.to_numpy(dtype=np.float64)
+    open_ = None
     if outcome is not None:
         state = outcome.astype(object).to_numpy()
         won, closed, open_ = state == "won", np.isin(state, ["won", "lost"]), state == "open"
@@ -241,67 +452,77 @@ def screen_columns(
         won = label_values == 1
         groups = [("won", won, "other", ~won)]
 
-    labelled = np.flatnonzero(~np.isnan(label_values))
-    if len(labelled) > AUC_MAX_ROWS:
-        rng = np.random.default_rng(config.scoring.seed)
-        labelled = np.sort(rng.choice(labelled, AUC_MAX_ROWS, replace=False))
+    labelled = _labelled_sample(label_values, config)
     y = label_values[labelled]
     can_auc = 0 < y.sum() < len(y)
     if not can_auc:
         result.warnings.append("the labelled leads are all won or all not won: the single-column AUC "
                                "leakage check was skipped")
 
-    partitions: dict[int, list[tuple[str, np.ndarray]]] = {}
-    leaky: dict[str, str] = {}
-    for column in X.columns:
-        values = X[column]
+    columns = _drop_constant_and_duplicates(X, result, skip=after_outcome & set(X.columns))
+    candidates = [c for c in columns if c not in after_outcome]
+    if can_auc:
+        result.single_auc = {c: single_column_auc(X[c].iloc[labelled], y, seed) for c in candidates}
+        others = _relative_strengths(X, candidates, result.single_auc, label_values, labelled, seed)
+    else:
+        others = {}
+
+    findings: dict[str, tuple[str, dict]] = {}
+    for column in columns:
         if column in after_outcome:
-            leaky[column] = "listed in scoring.after_outcome (recorded after the outcome)"
-            continue
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        if len(uniques) <= 1:
-            value = uniques[0] if len(uniques) else None
-            if isinstance(value, np.generic):
-                value = value.item()  # "0.0", not "np.float64(0.0)"
-            only = "missing" if value is None or pd.isna(value) else repr(value)
-            result.dropped.append({"column": column, "reason": f"constant (every lead: {only})"})
-            continue
-        key = hash(codes.tobytes())
-        twin = next((name for name, other in partitions.get(key, []) if np.array_equal(other, codes)
-                     and _same_information(X[name], values, len(uniques))), None)
-        if twin is not None:
-            result.dropped.append({"column": column, "reason": f"duplicate of '{twin}' (same values, or a "
-                                                               "one-to-one relabelling of them)"})
-            continue
-        partitions.setdefault(key, []).append((column, codes))
+            evidence = [_Evidence(True, "listed in scoring.after_outcome (recorded after the outcome)")]
+        else:
+            values = X[column]
+            filled = values.notna().to_numpy()
+            auc = result.single_auc.get(column)
+            evidence = [piece for piece in (
+                _fill_rule(filled, groups),
+                _Evidence(True, "alone separates won from lost almost perfectly (single-column AUC "
+                                f"{auc:.3f} ≥ {LEAKAGE_AUC})") if auc is not None and auc >= LEAKAGE_AUC else None,
+                _strength_rule(auc, others.get(column)) if auc is not None else None,
+                _disposition_rule(values, labelled, auc),
+                _missingness_rule(filled, label_values, open_),
+                _name_rule(column),
+            ) if piece is not None]
+        kind = _verdict(evidence)
+        if kind is not None:
+            findings[column] = (kind, _finding(column, evidence))
+        if kind != "leaky":
+            result.kept.append(column)
 
-        reason = _fill_rule(values.notna().to_numpy(), groups)
-        if can_auc:
-            auc = single_column_auc(values.iloc[labelled], y, config.scoring.seed)
-            result.single_auc[column] = auc
-            if reason is None and auc >= LEAKAGE_AUC:
-                reason = (f"alone separates won from lost almost perfectly (single-column AUC {auc:.3f} "
-                          f"≥ {LEAKAGE_AUC})")
-        if reason is not None:
-            leaky[column] = reason
-            continue
-        result.kept.append(column)
+    _apply_force(result, findings, force, X.columns)
+    return result
 
-    for column, reason in leaky.items():
+
+def _apply_force(result: GuardResult, findings: dict[str, tuple[str, dict]], force: set[str],
+                 columns: pd.Index) -> None:
+    """Sort findings into leakage / suspected, keep what ``force_include`` lists, and say so loudly."""
+    for column, (kind, finding) in findings.items():
         if column in force:
             result.forced.append(column)
+            word = "LEAKAGE" if kind == "leaky" else "SUSPECTED LEAKAGE"
             result.warnings.append(
-                f"LEAKAGE FORCED IN: '{column}' {reason}, yet it is kept because scoring.force_include lists "
-                "it: hold-out figures will look better than the scale will do on new leads")
+                f"{word} FORCED IN: '{column}' {finding['reason']}, yet it is kept because "
+                "scoring.force_include lists it: hold-out figures will look better than the scale will do on "
+                "new leads")
+        (result.leakage if kind == "leaky" else result.suspected).append(finding)
+    result.leakage = [item for item in result.leakage if item["column"] not in force]
+    dropped = {item["column"] for item in result.dropped}
+    for column in sorted(force - set(findings)):
+        if column not in columns:
+            result.warnings.append(f"scoring.force_include lists '{column}', which is not a feature column: "
+                                   "nothing to force")
+        elif column in dropped:
+            result.warnings.append(f"scoring.force_include lists '{column}', which was dropped as constant "
+                                   "or a duplicate: nothing to force")
         else:
-            result.leakage.append({"column": column, "reason": reason})
-    for column in sorted(force - set(leaky)):
-        where = "is not a feature column" if column not in X.columns else "was not flagged as leaky"
-        result.warnings.append(f"scoring.force_include lists '{column}', which {where}: nothing to force")
+            result.warnings.append(
+                f"FORCED IN: '{column}' is kept because scoring.force_include lists it. The guard found no "
+                "evidence that it is recorded after the outcome, which is not proof that it is known when a "
+                "lead is scored: check where the export fills it")
     if result.forced:
-        order = {column: i for i, column in enumerate(X.columns)}
-        result.kept = sorted([*result.kept, *result.forced], key=order.__getitem__)
-    return result
+        order = {column: i for i, column in enumerate(columns)}
+        result.kept = sorted({*result.kept, *result.forced}, key=order.__getitem__)
 
 
 def check_minimum_data(n_leads: int, n_wins: int) -> list[str]:

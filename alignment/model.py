@@ -55,7 +55,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 import alignment
-from alignment import contract, features, guards, loader, metrics, scorecard
+from alignment import contract, features, guards, loader, metrics, scorecard, shift
 from alignment.config import FAMILIES, Config, find_config, load_config, parse_config
 from alignment.exceptions import AlignmentError, DataError, ModelError
 from alignment.features import activity_feature_name, activity_slug, build_features
@@ -217,7 +217,7 @@ def with_scoring(config: Config, moment: str | None = None, horizon_days: int | 
 def _code_version() -> str:
     """The package version plus a digest of the modules that decide the numbers."""
     digest = hashlib.sha256()
-    for module in (features, guards, scorecard, metrics, inspect.getmodule(_code_version)):
+    for module in (features, guards, scorecard, metrics, shift, inspect.getmodule(_code_version)):
         digest.update(inspect.getsource(module).encode())
     return f"{alignment.__version__}+{digest.hexdigest()[:8]}"
 
@@ -465,6 +465,18 @@ def _scorer_metrics(y: np.ndarray, prob: np.ndarray | None, score: np.ndarray, s
     return out
 
 
+def _shift_warnings(windows: dict[str, np.ndarray], label_values: np.ndarray, results: dict,
+                    card: PointsScorecard, X_val: pd.DataFrame, score: np.ndarray) -> list[str]:
+    """What :mod:`alignment.shift` finds in the windows and the scored hold-out."""
+    counts = {name: (len(part), int(label_values[part].sum())) for name, part in windows.items()}
+    found = [shift.window_win_rates({("hold-out" if name == "validation" else name): value
+                                     for name, value in counts.items()}),
+             shift.near_chance("scale", results["holdout"].get("auc")),
+             shift.near_chance("challenger", results["challenger"].get("auc")),
+             shift.calibration_off(results["holdout"].get("ece"))]
+    return [line for line in found if line] + shift.unknown_categories(card, X_val, score)
+
+
 # --- the fit ------------------------------------------------------------------------------------
 
 
@@ -566,8 +578,10 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     bar.set_postfix_str("guards")
     warnings = guards.check_minimum_data(int(len(rows)), int(y_rows.sum()))
     windows, split_kind = _windows(feature_set, rows, y_rows, seed)
-    # The guards choose the columns of the scale: they must not see the hold-out's outcomes either.
+    # The guards choose the columns of the scale: they see the training window's outcomes only (and the
+    # leads without a label, whose open state is evidence), never the calibration or hold-out windows'.
     screened_rows = np.ones(len(feature_set.X), dtype=bool)
+    screened_rows[windows["calibration"]] = False
     screened_rows[windows["validation"]] = False
     outcome = None
     if "outcome" in workspace.leads:
@@ -642,6 +656,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
             results["oracle"] = _scorer_metrics(y_val, true_p, true_p, seed)
     train_frame = card.score_frame(X_train, n_reasons=0)
     top = _top_grades(train_frame, y_train)
+    warnings += _shift_warnings(windows, label_values, results, card, X_val, score)
 
     validation = pd.DataFrame({
         "lead_id": val_ids.to_numpy().astype(str),
@@ -706,6 +721,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
             "single_column_auc": screened.single_auc,
         },
         "leakage": screened.leakage,
+        "suspected_leakage": screened.suspected,
         "warnings": warnings,
         "scale": {
             "C": card.C_, "intercept": card.intercept_, "offset": card.offset_, "slope": card.slope_,
@@ -803,6 +819,9 @@ def run_fit(config_path: str | os.PathLike | None, out: str | os.PathLike | None
         click.echo(f"warning: {line}")
     for item in model.card["leakage"]:
         click.echo(f"left out (leakage): {item['column']}: {item['reason']}")
+    for item in model.card.get("suspected_leakage", []):
+        click.echo(f"suspected leakage (kept): {item['column']}: {item['reason']} — if the export fills "
+                   "it after the outcome, list it in scoring.after_outcome")
     return model
 
 

@@ -9,8 +9,11 @@ How the scale is built (:class:`PointsScorecard`):
    rates go the wrong way are pooled until they do not (pool-adjacent-violators).
    Categorical attributes get one band per category; categories holding less
    than ``min_category_share`` of the rows (or fewer than ``min_category_count``)
-   are pooled into ``"Other"``, which also receives categories first seen at
-   scoring time. Missing is always a band of its own.
+   are pooled into ``"Other"``. A category first seen at scoring time goes to the
+   band ``"New category"``, which holds no training lead and so gets the neutral
+   weight of evidence 0 (the base-rate odds): a category nobody has seen is not
+   given the points of a small pooled band that happened to convert. Missing is
+   always a band of its own.
 2. **Weight of evidence.** Each band is encoded by its smoothed weight of
    evidence, ``ln(share of wins in the band / share of non-wins in the band)``
    (0.5 added to each count); an empty band gets 0, the base-rate odds.
@@ -59,6 +62,7 @@ from alignment.exceptions import ModelError
 
 MISSING_BAND = "Missing"
 OTHER_BAND = "Other"
+NEW_BAND = "New category"
 FIT_FAMILY = "demographics"
 FIT_GRADES = ("A", "B", "C", "D")
 ENGAGEMENT_GRADES = ("1", "2", "3", "4")
@@ -75,7 +79,8 @@ class _Attribute:
     monotone: str
     edges: np.ndarray = field(default_factory=lambda: np.empty(0))  # numeric: band i = [edges[i-1], edges[i])
     categories: list = field(default_factory=list)  # categorical: kept categories, band i = categories[i]
-    labels: list = field(default_factory=list)  # readable band names (last two: Other/Missing)
+    pooled: list = field(default_factory=list)  # categorical: training categories pooled into Other
+    labels: list = field(default_factory=list)  # readable band names (categorical: ..., Other, New, Missing)
     low: list = field(default_factory=list)
     high: list = field(default_factory=list)
 
@@ -93,10 +98,14 @@ class _Attribute:
         else:
             # Factorize once (fast on Arrow strings), then look up only the distinct values.
             factorized = pd.Categorical(values)
-            lookup = pd.Index(self.categories, dtype=object).get_indexer(
-                factorized.categories.astype("string").astype(object))
-            codes = np.where(factorized.codes >= 0, lookup[factorized.codes], -1).astype(np.int64)
-            codes[codes < 0] = len(self.categories)  # unseen or rare category (or missing) -> Other
+            distinct = factorized.categories.astype("string").astype(object)
+            lookup = pd.Index(self.categories, dtype=object).get_indexer(distinct)
+            other, new = len(self.categories), len(self.categories) + 1
+            pooled = pd.Index(self.pooled, dtype=object).get_indexer(distinct) >= 0
+            lookup = np.where(lookup >= 0, lookup, np.where(pooled, other, new)).astype(np.int64)
+            codes = np.full(len(values), self.n_bands - 1, dtype=np.int64)
+            present = factorized.codes >= 0
+            codes[present] = lookup[factorized.codes[present]]
         codes[missing] = self.n_bands - 1
         return codes
 
@@ -363,8 +372,9 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
                 counts = strings.value_counts(dropna=True)
                 keep = counts[(counts >= self.min_category_count)
                               & (counts >= self.min_category_share * y.size)]
-                attr.categories = sorted(str(c) for c in keep.index if str(c) != OTHER_BAND)
-                attr.labels = [*attr.categories, OTHER_BAND]
+                attr.categories = sorted(str(c) for c in keep.index if str(c) not in (OTHER_BAND, NEW_BAND))
+                attr.pooled = sorted(str(c) for c in counts.index if str(c) not in attr.categories)
+                attr.labels = [*attr.categories, OTHER_BAND, NEW_BAND]
                 attr.low = attr.high = [np.nan] * len(attr.labels)
             attr.labels = [*attr.labels, MISSING_BAND]
             attr.low = [*attr.low, np.nan]
@@ -519,6 +529,25 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             raise ModelError("the leads to score lack an attribute the scale uses", column=missing[0],
                              hint="score leads with the same columns the scale was fitted on")
         return {n: self._bands[n].band_codes(X[n]) for n in self.attributes_}
+
+    def unknown_category_mask(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per categorical attribute of the scale: whether each lead's value is pooled (Other) or new.
+
+        Parameters
+        ----------
+        X : DataFrame
+
+        Returns
+        -------
+        dict of str to np.ndarray of bool
+        """
+        codes = self._codes(X)
+        out = {}
+        for name in self.attributes_:
+            attr = self._bands[name]
+            if attr.kind == "categorical":
+                out[name] = np.isin(codes[name], (len(attr.categories), len(attr.categories) + 1))
+        return out
 
     def points_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """Points per attribute for each lead (one column per attribute in ``attributes_``)."""

@@ -107,7 +107,7 @@ def test_force_include_keeps_a_leak_loudly(history):
     assert "current_status" not in {item["column"] for item in result.leakage}
     loud = [w for w in result.warnings if w.startswith("LEAKAGE FORCED IN: 'current_status'")]
     assert len(loud) == 1 and "force_include" in loud[0]
-    assert any("'industry', which was not flagged" in w for w in result.warnings)
+    assert any(w.startswith("FORCED IN: 'industry' is kept") and "not proof" in w for w in result.warnings)
     assert any("'no_such_column', which is not a feature column" in w for w in result.warnings)
     assert result.kept.index("current_status") < result.kept.index("email_hash")  # X's order
 

@@ -194,3 +194,38 @@ def test_subsampled_bootstrap_gives_the_full_datas_interval_width():
         table = card.points_
         widths[rows] = float((table.points_ci_high - table.points_ci_low).median())
     assert 0.7 < widths[10_000] / widths[40_000] < 1.4
+
+
+def test_a_category_first_seen_when_scoring_gets_neutral_points_not_those_of_other() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from alignment.scorecard import NEW_BAND, OTHER_BAND, PointsScorecard
+
+    rng = np.random.default_rng(0)
+    n = 4_000
+    common = rng.choice(["a", "b", "c"], n)
+    y = (rng.random(n) < np.where(common == "a", 0.4, 0.1)).astype(int)
+    rare = np.array([f"rare-{i}" for i in range(30)])  # 30 categories of 1 lead, all won: pooled into Other
+    X = pd.DataFrame({"segment": np.concatenate([common, rare]),
+                      "size": np.concatenate([rng.normal(size=n), rng.normal(size=30)])})
+    y = np.concatenate([y, np.ones(30, dtype=int)])
+    scale = PointsScorecard(n_boot=0, random_state=0).fit(X, y)
+    table = scale.points_[scale.points_["attribute"] == "segment"].set_index("band")
+    assert table.loc[NEW_BAND, "n_train"] == 0
+    assert table.loc[OTHER_BAND, "points"] > table.loc[NEW_BAND, "points"]
+    scored = scale.points_frame(pd.DataFrame({"segment": ["never-seen", "rare-3", None], "size": [0.0] * 3}))
+    assert scored["segment"].tolist() == [table.loc[NEW_BAND, "points"], table.loc[OTHER_BAND, "points"],
+                                          table.loc["Missing", "points"]]
+
+
+def test_scoring_one_lead_whose_category_is_blank_works(fitted_model_dir) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from alignment.model import load_model
+
+    scale = load_model(fitted_model_dir).scorecard
+    X = pd.DataFrame({name: [np.nan] for name in scale.attributes_}).astype(object)
+    frame = scale.score_frame(X)
+    assert len(frame) == 1 and 0 <= frame["score"].iloc[0] <= 100
