@@ -138,32 +138,51 @@ def _resolve_as_of(workspace: Any, leads: pd.DataFrame, activities: pd.DataFrame
     return latest
 
 
-def _scoring_moments(leads: pd.DataFrame, config: Config) -> tuple[np.ndarray, str | None, list[str]]:
-    """The scoring moment of every lead, as int64 ns (``_NAT`` = never reached or unknown).
+def scoring_moments(leads: pd.DataFrame, moment: str = "mql", days_after_created: int = 0
+                    ) -> tuple[pd.Series, str | None, list[str]]:
+    """When each lead is scored, for fit, score and review alike (the one home of this rule).
+
+    Parameters
+    ----------
+    leads : DataFrame
+        Canonical leads.
+    moment : {"mql", "created"}
+        ``"mql"``: the MQL hand-off; when the data has no ``mql_at`` at all, ``days_after_created`` after
+        creation instead. ``"created"``: ``days_after_created`` after creation.
+    days_after_created : int
 
     Returns
     -------
-    moments : np.ndarray
-        int64 nanoseconds per lead.
+    moments : Series
+        Timestamps (NaT = never reached, or unknown), index of ``leads``.
     kind : str or None
         ``"mql"``, ``"created"``, or None when the data has no timestamps to place a moment.
-    notes : list[str]
-        Fallbacks taken.
+    notes : list of str
+        The fallbacks taken.
     """
+    if moment not in ("mql", "created"):
+        raise ValueError(f"moment must be 'mql' or 'created', got {moment!r}")
     notes: list[str] = []
-    moment = config.scoring.moment
     if moment == "mql" and "mql_at" in leads and leads["mql_at"].notna().any():
-        return _ns(leads["mql_at"], what="mql_at"), "mql", notes
+        return _timestamps(_ns(leads["mql_at"], what="mql_at"), leads.index), "mql", notes
+    has_created = "created_at" in leads and leads["created_at"].notna().any()
     if moment == "mql":
-        notes.append("scoring moment 'mql' asked for but the data has no mql_at: scored "
-                     f"{config.scoring.days_after_created} days after creation instead")
-    if "created_at" in leads and leads["created_at"].notna().any():
+        notes.append("scoring moment 'mql' asked for but the data has no mql_at: "
+                     + (f"scored {days_after_created} days after creation instead" if has_created
+                        else "and no created_at either"))
+    if has_created:
         created = _ns(leads["created_at"], what="created_at")
-        shifted = np.where(created == _NAT, _NAT, created + config.scoring.days_after_created * DAY_NS)
-        return shifted, "created", notes
+        shifted = np.where(created == _NAT, _NAT, created + days_after_created * DAY_NS)
+        return _timestamps(shifted, leads.index), "created", notes
     notes.append("no timestamps to place a scoring moment (no created_at / mql_at): labels are the "
                  "outcome as exported, and there can be no time split")
-    return np.full(len(leads), _NAT, dtype=np.int64), None, notes
+    return _timestamps(np.full(len(leads), _NAT, dtype=np.int64), leads.index), None, notes
+
+
+def _scoring_moments(leads: pd.DataFrame, config: Config) -> tuple[np.ndarray, str | None, list[str]]:
+    """:func:`scoring_moments` of the config's scoring section, as int64 ns (``_NAT`` = none)."""
+    moments, kind, notes = scoring_moments(leads, config.scoring.moment, config.scoring.days_after_created)
+    return _ns(moments, what="scored_at"), kind, notes
 
 
 def _labels(

@@ -17,7 +17,7 @@ from typing import Any
 
 import nbformat
 
-from alignment.exceptions import ReportError
+from alignment.exceptions import AlignmentError, ReportError
 
 KERNEL = "alignment"
 MAX_HTML_BYTES = 5 * 1024 * 1024
@@ -27,6 +27,14 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 # The lab template links require.js and MathJax from a CDN; the reports use neither, and a report must open
 # offline as one file, so external script tags are dropped.
 _EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.IGNORECASE)
+
+
+def _error_names(base: type) -> set[str]:
+    return {base.__name__}.union(*(_error_names(sub) for sub in base.__subclasses__()))
+
+
+_USER_ERRORS = _error_names(AlignmentError)
+"""Exception names raised in a notebook cell that are the user's to fix (reported as they are)."""
 
 
 def notebook_path(name: str) -> Path:
@@ -90,6 +98,8 @@ def execute(template: str | Path, output: str | Path, parameters: Mapping[str, A
         first_line = next((line.strip() for line in exc.source.splitlines()
                            if line.strip() and not line.lstrip().startswith("#")), "")
         evalue = " ".join(str(exc.evalue).split())
+        if exc.ename in _USER_ERRORS:  # the data or config is at fault, and the message says what to do
+            raise ReportError(evalue) from None
         raise ReportError(f"cell {exc.cell_index} (`{first_line[:60]}`) failed: {exc.ename}: {evalue}",
                           file=template.name) from None
     except Exception as exc:  # kernel missing, dead kernel, timeout: papermill raises many kinds

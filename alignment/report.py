@@ -144,6 +144,7 @@ def review_month(config_path: str | Path | None, month: str | None = None,
         raise ValueError(f"trend_months must be >= 0, got {trend_months}")
     config = find_config(config_path)
     workspace = load_workspace(config)
+    review.require_dates(workspace.leads, config.path)
     month = str(review.month_period(month)) if month else default_month(workspace.as_of)
     if not leads_in_month(workspace.leads, month):
         raise ReportError(f"no leads in {month}: nothing to review", file=str(config.path),
@@ -279,7 +280,8 @@ def headline(metrics: dict) -> str:
     """The verdict and its reasons in plain words, as Markdown for the top of the report."""
     word = {"keep": "Keep the scale and the agreement as they are",
             "watch": "Watch: something is moving, look again next month",
-            "recalibrate": "Recalibrate: the scale or the thresholds no longer fit"}[metrics["verdict"]]
+            "recalibrate": "Recalibrate: the scale or the thresholds no longer fit",
+            "not judged": "Not judged: too little could be measured this month"}[metrics["verdict"]]
     agreement = metrics["agreement"]
     if agreement["in_force"]:
         held = f"Held against agreement v{agreement['version']} (made on model {agreement['model_version']})."
@@ -290,7 +292,23 @@ def headline(metrics: dict) -> str:
         held = ("**No agreement is in force**: the service levels below are the workspace defaults, "
                 "not judged.")
     reasons = "\n".join(f"- {reason}" for reason in metrics["reasons"])
-    return f"## Verdict for {metrics['month']}: {word}\n\n{reasons}\n\n{held}"
+    not_judged = "".join(f"\n- *{item['rule'].capitalize()}*: {item['why']}"
+                         for item in metrics.get("not_judged") or [])
+    if not_judged:
+        not_judged = "\n\n**Not judged this month**, and why:" + not_judged
+    return f"## Verdict for {metrics['month']}: {word}\n\n{reasons}{not_judged}\n\n{held}"
+
+
+def not_measured(metrics: dict, section: str) -> str | None:
+    """The sentence saying why a section could not be measured from this export, or None."""
+    return (metrics.get("not_measured") or {}).get(section)
+
+
+def unmeasured_stages(stages) -> str:
+    """One sentence naming the funnel stages the export has no dates for."""
+    names = ", ".join(str(stage) for stage in stages)
+    return (f"Not measured: {names} — the export has no date for these stages. Map the export's stage dates "
+            "onto mql_at, sal_at and sql_at in the config [mapping] to follow leads through them.")
 
 
 def table(rows: list[dict] | pd.DataFrame, columns: dict[str, str], percent: tuple[str, ...] = (),
@@ -601,6 +619,7 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
         months = [None]
     else:
         workspace = load_workspace(_planning_config(config))
+        review.require_dates(workspace.leads, config.path)
         if all_missing:
             months = list(missing_months(workspace.leads, done, workspace.as_of))
             if not months:

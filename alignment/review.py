@@ -39,6 +39,7 @@ import pandas as pd
 from scipy.stats import chi2, fisher_exact
 
 from alignment.exceptions import DataError
+from alignment.features import scoring_moments
 
 PSI_WATCH = 0.1
 PSI_RECALIBRATE = 0.25
@@ -66,8 +67,31 @@ GROUP_COLUMNS = ("owner_group", "team", "sales_team", "region")
 DECIMALS = 4
 NO_REASON = "(no reason given)"
 STAGES = ("inquiry", "mql", "sal", "sql", "won")
+MONTHLY_REVIEW_NEEDS_DATES = "a monthly review needs created_at (the date each lead was created): this export has no dates"
+MONTHLY_REVIEW_DATES_HINT = "map the export's creation date onto created_at in the config [mapping]"
 
-VERDICT_ORDER = {"keep": 0, "watch": 1, "recalibrate": 2}
+VERDICT_ORDER = {"not judged": -1, "keep": 0, "watch": 1, "recalibrate": 2}
+MIN_JUDGED_SIGNALS = 2
+"""Of the score-truth and acceptance rules (drift, rejection, calibration, early acceptance), at least this many
+must have been judged for a month without findings to be called *keep*; otherwise it is *not judged*."""
+
+SECTION_COLUMNS = {
+    "mql_volume": (("mql_at",), "MQL volume"),
+    "acceptance": (("mql_at", ("sal_at", "rejected_at")), "sales acceptance and rejection"),
+    "speed_to_lead": (("mql_at", "first_touch_at"), "speed of follow-up"),
+    "campaign_quality": (("mql_at", "campaign"), "campaign quality"),
+    "source_quality": (("mql_at", "source"), "source quality"),
+}
+"""The contract columns each review section needs (a tuple inside: any one of them), and what it measures."""
+COLUMN_MEANING = {
+    "mql_at": "the date a lead was handed over to sales as an MQL",
+    "sal_at": "the date sales accepted it",
+    "rejected_at": "the date sales rejected it",
+    "first_touch_at": "the date of sales's first call or e-mail",
+    "campaign": "the campaign a lead came from",
+    "source": "the channel a lead came from",
+    "created_at": "the date a lead was created",
+}
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -158,17 +182,18 @@ def funnel(leads: pd.DataFrame, month: str | pd.Period) -> list[dict]:
     cohort = leads[_in_month(_column(leads, "created_at"), period)]
     reached = {
         "inquiry": len(cohort),
-        "mql": int(_column(cohort, "mql_at").notna().sum()),
-        "sal": int(_column(cohort, "sal_at").notna().sum()),
-        "sql": int(_column(cohort, "sql_at").notna().sum()),
+        # A stage the export has no date for is not measured (None), not zero.
+        **{stage: int(cohort[f"{stage}_at"].notna().sum()) if _has(leads, f"{stage}_at") else None
+           for stage in ("mql", "sal", "sql")},
         "won": int(_is_won(cohort).sum()),
     }
     rows, previous = [], None
     for stage in STAGES:
         count = reached[stage]
-        rows.append({"stage": stage, "count": count, "share_of_inquiries": _rate(count, reached["inquiry"]),
-                     "step_rate": None if previous is None else _rate(count, previous)})
-        previous = count
+        rows.append({"stage": stage, "count": count,
+                     "share_of_inquiries": None if count is None else _rate(count, reached["inquiry"]),
+                     "step_rate": None if previous is None or count is None else _rate(count, previous)})
+        previous = count if count is not None else previous
     return rows
 
 
@@ -208,7 +233,7 @@ def acceptance(leads: pd.DataFrame, month: str | pd.Period, accept_within_days: 
     in_time = None
     if accept_within_days is not None and decided.any():
         answered_at = sal_at.where(accepted, rejected_at)
-        delay_days = (answered_at - mqls["mql_at"]).dt.total_seconds() / 86400
+        delay_days = (answered_at - _column(mqls, "mql_at")).dt.total_seconds() / 86400
         in_time = _rate(int((delay_days[decided] <= accept_within_days).sum()), int(decided.sum()))
     return {"mqls": len(mqls), "accepted": int(accepted.sum()), "rejected": int(rejected.sum()),
             "pending": int((~decided).sum()), "acceptance_rate": _rate(int(accepted.sum()), len(mqls)),
@@ -261,11 +286,11 @@ def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: 
         raise DataError(f"no column '{by}' to group speed-to-lead by", column=by)
 
     def summary(frame: pd.DataFrame) -> dict:
-        hours = (_column(frame, "first_touch_at") - frame["mql_at"]).dt.total_seconds() / 3600
+        hours = (_column(frame, "first_touch_at") - _column(frame, "mql_at")).dt.total_seconds() / 3600
         touched = hours.dropna()
         not_due = 0
         if as_of is not None:
-            due_at = frame["mql_at"] + pd.Timedelta(hours=follow_up_hours)
+            due_at = _column(frame, "mql_at") + pd.Timedelta(hours=follow_up_hours)
             not_due = int((hours.isna() & (due_at > pd.Timestamp(as_of))).sum())
         return {"mqls": len(frame), "touched": len(touched), "not_due": not_due,
                 "median_hours": float(touched.median()) if len(touched) else None,
@@ -280,12 +305,8 @@ def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: 
 
 
 def scoring_moment(leads: pd.DataFrame, moment: str = "mql", days_after_created: int = 0) -> pd.Series:
-    """When each lead is scored: its MQL hand-off, or ``days_after_created`` after creation."""
-    if moment == "mql":
-        return _column(leads, "mql_at")
-    if moment == "created":
-        return _column(leads, "created_at") + pd.Timedelta(days=days_after_created)
-    raise ValueError(f"moment must be 'mql' or 'created', got {moment!r}")
+    """When each lead is scored: :func:`alignment.features.scoring_moments` (the same rule as the fit)."""
+    return scoring_moments(leads, moment, days_after_created)[0]
 
 
 def scored_cohort(leads: pd.DataFrame, scores: pd.DataFrame, month: str | pd.Period, *, moment: str = "mql",
@@ -562,7 +583,90 @@ def crm_hygiene(leads: pd.DataFrame, month: str | pd.Period) -> dict:
             "clean": total == 0}
 
 
+# --- what the export allows ------------------------------------------------------------------
+
+
+def _has(leads: pd.DataFrame, column: str) -> bool:
+    return column in leads.columns and bool(leads[column].notna().any())
+
+
+def require_dates(leads: pd.DataFrame, source: Any = None) -> None:
+    """Refuse, in one line, a history without creation (or MQL) dates: there are no months to review."""
+    if not _has(leads, "created_at") and not _has(leads, "mql_at"):
+        raise DataError(MONTHLY_REVIEW_NEEDS_DATES, file=str(source) if source else None, column="created_at",
+                        hint=MONTHLY_REVIEW_DATES_HINT)
+
+
+def not_measured(leads: pd.DataFrame) -> dict[str, str]:
+    """The review sections the export cannot measure, each with one plain sentence saying what to map.
+
+    Parameters
+    ----------
+    leads : DataFrame
+        Canonical leads.
+
+    Returns
+    -------
+    dict
+        Section (a key of :data:`SECTION_COLUMNS`) → sentence; sections the export allows are absent.
+    """
+    out = {}
+    for section, (needs, what) in SECTION_COLUMNS.items():
+        for need in needs:
+            options = need if isinstance(need, tuple) else (need,)
+            if any(_has(leads, column) for column in options):
+                continue
+            columns = " or ".join(options)
+            meaning = " or ".join(COLUMN_MEANING[column] for column in options)
+            out[section] = (f"Not measured: the export has no {columns} ({meaning}), so {what} cannot be "
+                            f"measured. Map the export's column holding it onto {options[0]} in the config "
+                            "[mapping].")
+            break
+    return out
+
+
 # --- verdict ----------------------------------------------------------------------------------
+
+
+def _not_judged(metrics: Mapping[str, Any]) -> dict[str, str]:
+    """The verdict's rules that could not be judged this month, each with why."""
+    # "Not measured: the export has no mql_at (what it is), so ..." -> "the export has no mql_at"
+    missing = {section: sentence.removeprefix("Not measured: ").split(" (")[0]
+               for section, sentence in (metrics.get("not_measured") or {}).items()}
+    out: dict[str, str] = {}
+    drift = metrics.get("drift") or {}
+    if drift.get("psi") is None:
+        out["score drift"] = "no scored leads this month to compare with the validation window"
+    acc = metrics.get("acceptance") or {}
+    if "acceptance" in missing:
+        out["rejection rate"] = missing["acceptance"]
+    elif acc.get("rejection_rate") is None:
+        out["rejection rate"] = "sales decided on none of this month's MQLs yet"
+    calibration = metrics.get("calibration") or {}
+    if not calibration.get("leads"):
+        out["calibration"] = "no scored leads this month"
+    elif calibration.get("in_sample"):
+        out["calibration"] = ("this month's leads are inside the period the scale was fitted on: their wins "
+                              "are not a validation")
+    elif not calibration.get("mature"):
+        out["calibration"] = (f"this month's leads are not mature yet ({calibration.get('days_to_maturity')} "
+                              "days until every lead's horizon has passed)")
+    early = metrics.get("early_acceptance") or {}
+    if early.get("z") is None:
+        out["early acceptance"] = missing.get("acceptance") or ("too few scored leads old enough, or no "
+                                                                "validation window to compare with")
+    for channel in ("campaign", "source"):
+        if f"{channel}_quality" in missing:
+            out[f"{channel} quality"] = missing[f"{channel}_quality"]
+    if not (metrics.get("agreement") or {}).get("in_force"):
+        out["commitments"] = "no agreement is in force"
+    else:
+        for section, rule in (("mql_volume", "MQL volume commitment"), ("speed_to_lead", "follow-up time")):
+            if section in missing:
+                out[rule] = missing[section]
+    return out
+
+
 
 
 def verdict(metrics: Mapping[str, Any]) -> dict:
@@ -637,12 +741,20 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
         if within is not None and within < SPEED_WATCH_SHARE:
             add("watch", f"Sales touched {within:.0%} of the MQLs within the agreed "
                          f"{speed['follow_up_hours']:g} hours (target {SPEED_WATCH_SHARE:.0%}).")
+    not_judged = _not_judged(metrics)
+    signals = ("score drift", "rejection rate", "calibration", "early acceptance")
+    judged = [rule for rule in signals if rule not in not_judged]
     level = max((lvl for lvl, _ in reasons), key=VERDICT_ORDER.__getitem__, default="keep")
     ordered = [text for lvl, text in sorted(reasons, key=lambda r: -VERDICT_ORDER[r[0]])]
-    if not ordered:
-        ordered = ["Scores are stable, sales accepts the MQLs it receives and no campaign stands out as "
-                   "poor."]
-    return {"verdict": level, "reasons": ordered}
+    if not ordered and len(judged) < MIN_JUDGED_SIGNALS:
+        level = "not judged"
+        ordered = [f"Too little could be measured this month to say the scale and the agreement still hold: "
+                   f"{len(judged)} of the {len(signals)} checks of score truth and acceptance could be judged "
+                   f"({', '.join(judged) or 'none'}). See what was not judged, and why, below."]
+    elif not ordered:
+        ordered = ["Nothing judged this month calls for a change: " + ", ".join(judged) + " hold."]
+    return {"verdict": level, "reasons": ordered,
+            "not_judged": [{"rule": rule, "why": why} for rule, why in not_judged.items()]}
 
 
 # --- the whole month --------------------------------------------------------------------------
@@ -681,12 +793,13 @@ def month_numbers(leads: pd.DataFrame, month: str | pd.Period, *, scores: pd.Dat
                   baseline_scores: pd.Series | None, follow_up_hours: float,
                   as_of: pd.Timestamp | None = None) -> dict:
     """The few key numbers of one month, for the trend lines (MQLs, acceptance, speed, drift, mean score)."""
-    acc = acceptance(leads, month)
-    speed = speed_to_lead(leads, month, follow_up_hours, as_of=as_of)
+    missing = not_measured(leads)
+    acc = {} if "acceptance" in missing else acceptance(leads, month)
+    speed = {} if "speed_to_lead" in missing else speed_to_lead(leads, month, follow_up_hours, as_of=as_of)
     row = {"month": str(month_period(month)), "inquiries": funnel(leads, month)[0]["count"],
-           "mqls": acc["mqls"], "acceptance_rate": acc["acceptance_rate"],
-           "rejection_rate": acc["rejection_rate"],
-           "median_hours_to_touch": speed["median_hours"], "share_touched_in_time": speed["share_within"],
+           "mqls": None if "mql_volume" in missing else len(mqls_of_month(leads, month)),
+           "acceptance_rate": acc.get("acceptance_rate"), "rejection_rate": acc.get("rejection_rate"),
+           "median_hours_to_touch": speed.get("median_hours"), "share_touched_in_time": speed.get("share_within"),
            "psi": None, "mean_score": None}
     if scores is not None:
         month_scores = scores["score"]
@@ -744,10 +857,9 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     required = {"lead_id", "outcome"}
     if missing := required - set(leads.columns):
         raise DataError(f"the leads lack the column(s) {sorted(missing)}", column=sorted(missing)[0])
-    if "created_at" not in leads.columns and "mql_at" not in leads.columns:
-        raise DataError("the leads have no dates (created_at or mql_at): a monthly review needs them",
-                        column="created_at", hint="map the export's creation date onto created_at")
+    require_dates(leads)
     period = month_period(month)
+    missing = not_measured(leads)
     terms = _agreement_fields(agreement)
     levels = dict(service_levels or {})
     levels.update({k: v for k, v in (terms.get("service_levels") or {}).items() if v is not None})
@@ -775,14 +887,20 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                       "service_levels": levels,
                       "note": None if in_force else "No agreement is in force: service levels shown are the "
                                                     "workspace defaults and are not judged."},
+        "not_measured": missing,
         "funnel": funnel(leads, period),
-        "mql_volume": mql_volume(leads, period, int(levels["mql_per_month"]) if in_force and
-                                 levels.get("mql_per_month") is not None else None),
-        "acceptance": acceptance(leads, period, levels.get("accept_within_days")),
-        "speed_to_lead": _speed_by_group(leads, period, follow_up, pd.Timestamp(as_of)),
+        "mql_volume": None if "mql_volume" in missing else mql_volume(
+            leads, period, int(levels["mql_per_month"]) if in_force and levels.get("mql_per_month") is not None
+            else None),
+        "acceptance": None if "acceptance" in missing else acceptance(leads, period,
+                                                                      levels.get("accept_within_days")),
+        "speed_to_lead": None if "speed_to_lead" in missing else _speed_by_group(leads, period, follow_up,
+                                                                                 pd.Timestamp(as_of)),
         # every MQL of the month with its score, also one scored in an earlier month (then handed over)
-        "campaign_quality": channel_quality(leads, period, "campaign", scores) if "campaign" in leads else [],
-        "source_quality": channel_quality(leads, period, "source", scores) if "source" in leads else [],
+        "campaign_quality": [] if "campaign_quality" in missing else channel_quality(leads, period, "campaign",
+                                                                                     scores),
+        "source_quality": [] if "source_quality" in missing else channel_quality(leads, period, "source",
+                                                                                 scores),
         "hygiene": crm_hygiene(leads, period),
         "calibration": None,
         "drift": None,
@@ -802,10 +920,10 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                 leads[["lead_id", "sal_at"]] if "sal_at" in leads else leads[["lead_id"]], on="lead_id")
             metrics["early_acceptance"] = early_acceptance(cohort, reference, as_of=pd.Timestamp(as_of),
                                                            edges=edges)
-    volume = metrics["mql_volume"]
+    volume = metrics["mql_volume"] or {}
     volume["min_win_rate"] = levels.get("min_win_rate") if in_force else None
     volume["expected_win_rate"] = None
-    if scores is not None:  # the calibrated win rate of what marketing handed over, against the agreed floor
+    if scores is not None and metrics["mql_volume"] is not None:  # the calibrated win rate of what marketing handed over, against the agreed floor
         handed = mqls_of_month(leads, period)[["lead_id"]].merge(scores[["lead_id", "probability"]],
                                                                  on="lead_id", how="inner")
         volume["expected_win_rate"] = float(handed["probability"].mean()) if len(handed) else None

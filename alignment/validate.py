@@ -63,7 +63,8 @@ def summary(workspace: Workspace) -> list[str]:
             f"({int(created.isna().sum()):,} without a date)"
         )
     else:
-        lines.append("created: no created_at column — fitting will use a random split, not a time split")
+        lines.append("created: no created_at column — fitting will use a random split, not a time split, "
+                     "and there can be no monthly review (it needs created_at)")
     if pd.notna(workspace.as_of):
         lines.append(f"as of: {workspace.as_of:%Y-%m-%d}")
     counts = leads["outcome"].value_counts()

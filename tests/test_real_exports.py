@@ -94,3 +94,49 @@ def test_a_shifting_history_is_warned_in_words(calls_card: dict) -> None:
     assert "near or below chance" in warnings
     assert "expected calibration error" in warnings
     assert "'month':" in warnings and "rare or absent in training" in warnings
+
+
+# --- 3. every optional contract column really optional ----------------------------------------------------
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from alignment.cli import cli
+
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_validate_says_a_dateless_export_cannot_have_a_monthly_review(consumer: Path) -> None:
+    result = _cli("validate", "--config", str(consumer))
+    assert result.exit_code == 0
+    assert "there can be no monthly review (it needs created_at)" in result.output
+
+
+@pytest.mark.slow
+def test_a_monthly_review_of_a_dateless_export_is_one_line(consumer: Path, consumer_card: dict) -> None:
+    result = _cli("report", "--config", str(consumer))
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: {consumer}, column 'created_at': a monthly review needs created_at (the date each "
+                     "lead was created): this export has no dates — map the export's creation date onto "
+                     "created_at in the config [mapping]"]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_review_of_an_export_without_stage_dates_measures_what_it_can(pipeline: Path,
+                                                                        pipeline_card: dict) -> None:
+    result = _cli("report", "--config", str(pipeline), "--month", "2026-06")
+    assert result.exit_code == 0, result.output
+    month = pipeline.parent / "reports" / "2026-06"
+    metrics = json.loads((month / "metrics.json").read_text())
+    assert set(metrics["not_measured"]) == {"mql_volume", "acceptance", "speed_to_lead", "campaign_quality",
+                                            "source_quality"}
+    assert metrics["acceptance"] is None and metrics["speed_to_lead"] is None
+    assert [row["count"] for row in metrics["funnel"] if row["stage"] in ("mql", "sal", "sql")] == [None] * 3
+    assert metrics["verdict"] != "keep" or len(metrics["not_judged"]) < 4
+    assert {"rejection rate", "commitments"} <= {item["rule"] for item in metrics["not_judged"]}
+    page = (month / "review.html").read_text()
+    assert "Not measured: the export has no mql_at" in page
+    assert "no first touch yet" not in page and "0% touched" not in page

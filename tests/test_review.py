@@ -175,7 +175,8 @@ def test_a_campaign_that_was_always_poor_is_shown_but_not_news():
     rows = {r["campaign"]: r for r in review.channel_quality(leads, "2025-03", "campaign")}
     assert rows["List"]["poor"] and not rows["List"]["new"] and not rows["List"]["worse"]
     assert rows["List"]["history_acceptance_rate"] == pytest.approx(0.25)
-    assert review.verdict({"campaign_quality": list(rows.values())})["verdict"] == "keep"
+    calm = review.verdict({**JUDGED, "campaign_quality": list(rows.values())})
+    assert calm["verdict"] == "keep" and not any("List" in reason for reason in calm["reasons"])
     # the same campaign collapsing against its own past is news again
     collapsed = canonical(history + _mqls("List", 40, 0) + _mqls("Webinar", 60, 45))
     rows = {r["campaign"]: r for r in review.channel_quality(collapsed, "2025-03", "campaign")}
@@ -289,6 +290,10 @@ def test_psi_above_the_cut_off_from_sampling_noise_alone_is_not_drift():
     assert noisy[0]["noise_level"] == pytest.approx(9 * (1 / 60 + 1 / 700))
 
 
+JUDGED = {"drift": {"psi": 0.05, "status": "stable"}, "acceptance": {"rejection_rate": 0.1}}
+"""Two of the verdict's signals judged and calm: enough for a month without findings to be a keep."""
+
+
 @pytest.mark.parametrize(("metrics", "level"), [
     ({"drift": {"psi": 0.05, "status": "stable"}, "acceptance": {"rejection_rate": 0.2}}, "keep"),
     ({"drift": {"psi": 0.14, "status": "stable"}}, "keep"),  # above 0.1 but within sampling noise
@@ -316,9 +321,32 @@ def test_psi_above_the_cut_off_from_sampling_noise_alone_is_not_drift():
      "keep"),
 ])
 def test_verdict_rules(metrics, level):
-    result = review.verdict(metrics)
+    result = review.verdict({**JUDGED, **metrics})
     assert result["verdict"] == level
     assert result["reasons"] and all(isinstance(r, str) for r in result["reasons"])
+
+
+@pytest.mark.parametrize("metrics", [
+    {},
+    {"drift": {"psi": 0.05, "status": "stable"}},
+    # the pipeline export: no SAL data, every cohort inside the fitted period
+    {"drift": {"psi": 0.05, "status": "stable"},
+     "not_measured": {"acceptance": "Not measured: the export has no sal_at or rejected_at (...), so ..."},
+     "calibration": {"leads": 300, "mature": True, "in_sample": True, "z": None, "relative_gap": None}},
+])
+def test_a_month_with_too_little_evidence_is_not_judged_never_keep(metrics):
+    result = review.verdict(metrics)
+    assert result["verdict"] == "not judged"
+    assert "Too little could be measured" in result["reasons"][0]
+    rules = {item["rule"]: item["why"] for item in result["not_judged"]}
+    assert "rejection rate" in rules and "calibration" in rules
+    if "not_measured" in metrics:
+        assert rules["rejection rate"] == "the export has no sal_at or rejected_at"
+        assert "fitted on" in rules["calibration"]
+
+
+def test_findings_are_reported_even_when_little_else_could_be_judged():
+    assert review.verdict({"acceptance": {"rejection_rate": 0.5}})["verdict"] == "recalibrate"
 
 
 def test_monthly_metrics_is_deterministic_plain_json(march):
@@ -486,4 +514,4 @@ def test_an_early_acceptance_gap_is_a_watch():
     result = review.verdict(metrics)
     assert result["verdict"] == "watch" and "early sign" in result["reasons"][0]
     metrics["early_acceptance"]["z"] = -2.5
-    assert review.verdict(metrics)["verdict"] == "keep"
+    assert review.verdict({**JUDGED, **metrics})["verdict"] == "keep"
