@@ -166,10 +166,9 @@ def scoring_moments(leads: pd.DataFrame, moment: str = "mql", days_after_created
     if moment == "mql" and "mql_at" in leads and leads["mql_at"].notna().any():
         return _timestamps(_ns(leads["mql_at"], what="mql_at"), leads.index), "mql", notes
     has_created = "created_at" in leads and leads["created_at"].notna().any()
-    if moment == "mql":
-        notes.append("scoring moment 'mql' asked for but the data has no mql_at: "
-                     + (f"scored {days_after_created} days after creation instead" if has_created
-                        else "and no created_at either"))
+    if moment == "mql" and has_created:
+        notes.append("scoring moment 'mql' asked for but the data has no mql_at: scored "
+                     f"{days_after_created} days after creation instead")
     if has_created:
         created = _ns(leads["created_at"], what="created_at")
         shifted = np.where(created == _NAT, _NAT, created + days_after_created * DAY_NS)

@@ -492,7 +492,29 @@ def _as_key(series: pd.Series) -> pd.Series:
     return series.astype("str").str.strip().where(series.notna())
 
 
-def _apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[str]) -> pd.DataFrame:
+def _squeezed(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+def _unmatched_keys(unmatched: pd.Series, other: pd.Series, limit: int = 3) -> str:
+    """The commonest unmatched key values with their counts, each with the closest spelling on the other side."""
+    counts = unmatched.dropna().value_counts()
+    if counts.empty:
+        return ": their key is empty"
+    others = [str(v) for v in other.dropna().unique()]
+    squeezed = {_squeezed(v): v for v in others}
+    shown = []
+    for value, count in counts.head(limit).items():
+        close = squeezed.get(_squeezed(str(value)))
+        if close is None:
+            found = difflib.get_close_matches(str(value), others, n=1, cutoff=0.75)
+            close = found[0] if found else None
+        shown.append(f"'{value}' ({count:,})" + (f", closest there: '{close}'" if close else ""))
+    more = f"; and {len(counts) - limit:,} more values" if len(counts) > limit else ""
+    return "; unmatched: " + "; ".join(shown) + more
+
+
+def apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[str]) -> pd.DataFrame:
     offset = frame.attrs.get("row_offset", 2)  # 1 for Parquet and databases: no header row
     for join in config.source.joins:
         location = resolve_location(config, join.path)
@@ -538,6 +560,7 @@ def _apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list
             warnings.append(
                 f"{label}: {len(unmatched):,} leads (e.g. rows {_rows(unmatched, offset)}) have no match "
                 f"in {right_label} on '{', '.join(keys)}' — {consequence}"
+                + _unmatched_keys(left.loc[~matched, keys[0]], right[keys[0]])
             )
         merged = left.merge(right, how=join.how, on=keys, suffixes=("", f"_{Path(location).stem}"))
         frame = merged.set_index("__row__").rename_axis(None)
@@ -579,15 +602,21 @@ def _activity_headers(config: Config) -> set[str]:
         return set()  # its own problems are reported when it is loaded
 
 
-def apply_mapping(frame: pd.DataFrame, config: Config, label: str) -> pd.DataFrame:
+SCORING_NEEDS_NOT = frozenset(contract.LEAD_COLUMNS) - {"lead_id"}
+"""Contract columns new leads to score may lack though the config maps them (the outcome, its dates...)."""
+
+
+def apply_mapping(frame: pd.DataFrame, config: Config, label: str, *, history: bool = True) -> pd.DataFrame:
     """Rename export headers to contract columns: the preset, then the config ``[mapping]`` (which wins).
 
     Contract columns spelled another way (``Created At``) are recognised too. A ``[mapping]``
     header in neither this table nor the activities table, or two columns ending up with one
-    name, raise :class:`DataError`.
+    name, raise :class:`DataError`. New leads to score (``history=False``) may lack the headers the
+    config maps onto the outcome, stage dates and other contract columns: they need only their attributes.
     """
     headers = [str(c) for c in frame.columns]
-    absent = [h for h in config.mapping if h not in frame.columns]
+    absent = [h for h in config.mapping if h not in frame.columns
+              and (history or config.mapping[h] not in SCORING_NEEDS_NOT)]
     if absent:
         elsewhere = _activity_headers(config)
         for header in absent:
@@ -949,6 +978,43 @@ def guess_family(column: str) -> str:
     return "demographics"
 
 
+NAME_COLUMNS = ("source", "campaign")
+"""Contract columns that hold names: a column of plain numbers under such a name is most likely something else."""
+
+
+def _warn_numbers_as_names(values: pd.Series, column: str, label: str, warnings: list[str]) -> None:
+    """Warn when a contract column that holds names (a campaign, a source) holds only numbers."""
+    if column not in NAME_COLUMNS or not pd.api.types.is_numeric_dtype(values):
+        return
+    shown = ", ".join(_as_key(pd.Series(np.sort(values.dropna().unique())[:4])))
+    warnings.append(
+        f"{label}: column '{column}' holds numbers ({shown}, …), not {column} names: it is taken as the "
+        f"{column} and banded as text; if it is a count or a code, map it onto another name in the config "
+        f"[mapping] (e.g. \"{column}\" = \"{column}_count\")")
+
+
+OUTCOME_NAME_HINT = re.compile(r"stage|status|outcome|result|won|convert|^y$|target|label|subscribed|closed",
+                               re.IGNORECASE)
+
+
+def outcome_candidates(leads: pd.DataFrame, config: Config) -> list[str]:
+    """Columns that could be the outcome, best first: by how many of their values the [outcome] lists know
+    (a bare yes/no column is one), then by a name that reads like an outcome."""
+    lookup = _outcome_lookup(config)
+    ranked = []
+    for column in leads.columns:
+        values = leads[column].dropna()
+        if values.empty or values.nunique() > 20:
+            continue
+        keys = (_as_key(values) if pd.api.types.is_numeric_dtype(values) else values.astype("str")).str.strip()
+        known = float(keys.str.lower().isin(lookup).mean())
+        named = bool(OUTCOME_NAME_HINT.search(str(column)))
+        if known >= 0.9 or named:
+            ranked.append((known >= 0.9 and keys.nunique() >= 2, named, known, str(column)))
+    ranked.sort(key=lambda item: (not item[0], not item[1], -item[2]))
+    return [column for *_, column in ranked]
+
+
 def conform_leads(
     raw: pd.DataFrame,
     config: Config,
@@ -987,15 +1053,13 @@ def conform_leads(
     offset = raw.attrs.get("row_offset", 2) if row_offset is None else row_offset
     warnings: list[str] = []
     excluded: dict[str, pd.Index] = {}
-    leads = apply_mapping(raw, config, label)
-    if "outcome" not in leads.columns and not history:
-        leads["outcome"] = "open"
+    leads = apply_mapping(raw, config, label, history=history)
+    exported_outcome = "outcome" in leads.columns
+    if not exported_outcome and not history:
+        # New leads without an outcome column: all open, already canonical.
+        leads["outcome"] = pd.Categorical(["open"] * len(leads), dtype=contract.OUTCOME_DTYPE)
     if "outcome" not in leads.columns:
-        candidates = [
-            c
-            for c in leads.columns
-            if re.search(r"stage|status|outcome|result|won|convert", str(c), re.IGNORECASE)
-        ]
+        candidates = outcome_candidates(leads, config)
         hint = (
             f"map one of {', '.join(repr(c) for c in candidates[:3])} onto outcome in [mapping]"
             if candidates
@@ -1007,7 +1071,8 @@ def conform_leads(
             column="outcome",
             hint=hint + ", or use a preset (--preset hubspot|salesforce)",
         )
-    leads["outcome"] = _map_outcome(leads["outcome"], config, label, offset, history=history)
+    if exported_outcome:
+        leads["outcome"] = _map_outcome(leads["outcome"], config, label, offset, history=history)
     numbered = "lead_id" not in leads.columns
     leads["lead_id"] = _lead_ids(leads, label, offset)
     for column in contract.TIMESTAMP_COLUMNS:
@@ -1018,6 +1083,7 @@ def conform_leads(
             leads[column] = _to_float(leads[column], column, label, offset)
     for column in contract.TEXT_COLUMNS:
         if column in leads.columns:
+            _warn_numbers_as_names(leads[column], column, label, warnings)
             leads[column] = (
                 _as_key(leads[column])
                 if pd.api.types.is_numeric_dtype(leads[column])
@@ -1344,7 +1410,7 @@ def load_workspace(config: Config) -> Workspace:
             missing_values=source.missing_values,
         )
         label, offset = raw.attrs["source"], raw.attrs["row_offset"]
-        raw = _apply_joins(raw, config, label, warnings)
+        raw = apply_joins(raw, config, label, warnings)
         steps.update()
         leads, lead_warnings, excluded = conform_leads(raw, config, label, offset)
         warnings.extend(lead_warnings)

@@ -510,7 +510,7 @@ def fit_model(config: Config | str | os.PathLike, *, out: str | os.PathLike | No
     out = Path(out) if out is not None else config.model_dir
     _check_out(out.resolve())
     seed = config.scoring.seed
-    bar = tqdm(total=8, desc="fit", unit="step", disable=not progress)
+    bar = tqdm(total=8, desc="fit", unit="step", disable=None if progress else True)
     try:
         # Single-threaded BLAS/OpenMP: on a shared 2-core machine the libraries' thread pools spin
         # against each other and the other processes (measured 4-10x slower than one thread).
@@ -560,9 +560,11 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
         horizon_end = feature_set.scored_at + pd.Timedelta(days=config.scoring.horizon_days)
         inside = usable & (horizon_end > as_of)
         if inside.any():
-            data_notes.append(f"{int(inside.sum())} leads won inside a horizon that has not passed yet left "
-                              "out too (keeping only the early wins of the newest leads would inflate their "
-                              "win rate)")
+            won_inside = int((inside & (label == 1)).sum())
+            data_notes.append(f"{int(inside.sum()):,} closed leads whose horizon has not passed yet left out too "
+                              f"({won_inside:,} won, {int(inside.sum()) - won_inside:,} lost): their open "
+                              "peers cannot be labelled yet, and keeping only the early outcomes of the newest "
+                              "leads would distort their win rate")
         usable &= ~inside
     for reason in FIT_EXCLUDED:
         flagged = workspace.excluded.get(reason)
@@ -834,7 +836,12 @@ def read_leads_to_score(input_path: str | os.PathLike, config: Config) -> pd.Dat
     source = config.source
     raw = loader.read_table(input_path, separator=source.separator, encoding=source.encoding,
                             sheet=source.sheet, missing_values=source.missing_values)
-    leads, _, _ = loader.conform_leads(raw, config, history=False)
+    # The same lookup tables as the history (accounts, products...): new leads come in the same shape.
+    label, offset = raw.attrs["source"], raw.attrs["row_offset"]
+    warnings: list[str] = []
+    raw = loader.apply_joins(raw, config, label, warnings)
+    leads, conform_warnings, _ = loader.conform_leads(raw, config, label, offset, history=False)
+    leads.attrs["warnings"] = warnings + conform_warnings
     return leads
 
 
@@ -908,6 +915,8 @@ def run_score(model_dir: str | os.PathLike, input_path: str | os.PathLike, out_p
         except (OSError, ValueError) as exc:
             raise DataError(f"cannot read the activities ({exc})", file=config.source.activities) from None
     scores = model.score(leads, activities)
+    for line in leads.attrs.get("warnings", []):
+        click.echo(f"warning: {line}", err=True)
     _write_table_atomic(scores[SCORE_COLUMNS + ["scored_at"]], out_path)
     click.echo(f"{len(scores):,} leads scored with model {model.version} → {out_path}")
     return scores

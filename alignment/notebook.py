@@ -9,6 +9,7 @@ from the network).
 from __future__ import annotations
 
 import os
+import sys
 import re
 import tempfile
 from collections.abc import Mapping
@@ -91,7 +92,10 @@ def execute(template: str | Path, output: str | Path, parameters: Mapping[str, A
         raise ReportError("notebook not found", file=str(template))
     try:
         return papermill.execute_notebook(str(template), str(output), parameters=dict(parameters),
-                                          kernel_name=kernel, progress_bar=progress,
+                                          kernel_name=kernel, progress_bar=progress and sys.stderr.isatty(),
+                                          # the kernel's start-up notices (TCP without encryption) are
+                                          # nothing a person or a scheduler needs to read
+                                          extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                           cwd=str(cwd) if cwd else None,
                                           start_timeout=start_timeout)
     except PapermillExecutionError as exc:

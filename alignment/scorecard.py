@@ -111,16 +111,25 @@ class _Attribute:
 
 
 def _readable(name: str) -> str:
-    """``company_size`` -> ``Company size``; ``pricing_page_decayed`` -> ``Pricing page (recent count)``."""
+    """``company_size`` -> ``Company size``; ``pricing_page_decayed`` -> ``Pricing page (recent count)``.
+
+    A name the export already wrote for people (``Total Time Spent on Website``) is kept as it is.
+    """
     name = str(name)
     if name.endswith("_decayed"):
         name = name.removesuffix("_decayed") + " (recent count)"
+    if " " in name.strip() and "_" not in name:
+        return name.strip()
     text = name.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
+    """A band edge as people write numbers: ``5,100``, ``1,350``, ``0.25`` (never ``5.1e+03``)."""
+    value = float(value)
+    if value.is_integer() or abs(value) >= 100:
+        return f"{round(value):,}"
+    return np.format_float_positional(value, precision=3, unique=True, fractional=False, trim="-")
 
 
 def _merge(edges: list, n: list, wins: list, i: int) -> None:
@@ -485,7 +494,8 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         steps = range(self.n_boot)
         # Newton steps warm-started from the full fit converge in two or three iterations.
         refit = LogisticRegression(C=self.C_, solver="newton-cholesky", warm_start=True, max_iter=100)
-        for _ in tqdm(steps, desc="bootstrap points", disable=not self.progress, leave=False):
+        for _ in tqdm(steps, desc="bootstrap points", disable=None if self.progress else True,
+                      leave=False):
             weights = rng.poisson(1.0, size=sub_y.size).astype(float)
             woe = {n: _woe(sub_codes[n], sub_y, self._bands[n].n_bands, weights) for n in self.attributes_}
             design = np.column_stack([woe[n][sub_codes[n]] for n in self.attributes_])
