@@ -478,7 +478,8 @@ def screen_columns(
             evidence = [piece for piece in (
                 _fill_rule(filled, groups),
                 _Evidence(True, "alone separates won from lost almost perfectly (single-column AUC "
-                                f"{auc:.3f} ≥ {LEAKAGE_AUC})") if auc is not None and auc >= LEAKAGE_AUC else None,
+                                f"{auc:.3f} ≥ {LEAKAGE_AUC})")
+                if auc is not None and auc >= LEAKAGE_AUC else None,
                 _strength_rule(auc, others.get(column)) if auc is not None else None,
                 _disposition_rule(values, labelled, auc),
                 _missingness_rule(filled, label_values, open_),

@@ -497,7 +497,7 @@ def _squeezed(text: str) -> str:
 
 
 def _unmatched_keys(unmatched: pd.Series, other: pd.Series, limit: int = 3) -> str:
-    """The commonest unmatched key values with their counts, each with the closest spelling on the other side."""
+    """The commonest unmatched key values with their counts, each with the closest spelling over there."""
     counts = unmatched.dropna().value_counts()
     if counts.empty:
         return ": their key is empty"
@@ -979,7 +979,7 @@ def guess_family(column: str) -> str:
 
 
 NAME_COLUMNS = ("source", "campaign")
-"""Contract columns that hold names: a column of plain numbers under such a name is most likely something else."""
+"""Contract columns that hold names: plain numbers under such a name are most likely something else."""
 
 
 def _warn_numbers_as_names(values: pd.Series, column: str, label: str, warnings: list[str]) -> None:
@@ -1006,7 +1006,8 @@ def outcome_candidates(leads: pd.DataFrame, config: Config) -> list[str]:
         values = leads[column].dropna()
         if values.empty or values.nunique() > 20:
             continue
-        keys = (_as_key(values) if pd.api.types.is_numeric_dtype(values) else values.astype("str")).str.strip()
+        keys = _as_key(values) if pd.api.types.is_numeric_dtype(values) else values.astype("str")
+        keys = keys.str.strip()
         known = float(keys.str.lower().isin(lookup).mean())
         named = bool(OUTCOME_NAME_HINT.search(str(column)))
         if known >= 0.9 or named:

@@ -544,14 +544,23 @@ def training_split(config: Config | str | os.PathLike) -> TrainingSplit:
     return _fit(config, Path(), config.scoring.seed, bar, progress=False, split_only=True)
 
 
-def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: bool = False) -> FittedModel:
-    bar.set_postfix_str("loading")
-    workspace = loader.load_workspace(config)
-    bar.update()
-    bar.set_postfix_str("features")
-    feature_set = build_features(workspace, config, for_fitting=True)
-    bar.update()
+@dataclass
+class Prepared:
+    """What the fit knows before fitting anything: the labelled rows, the windows and the guards' findings."""
 
+    label: pd.Series
+    usable: pd.Series
+    rows: np.ndarray
+    y_rows: np.ndarray
+    windows: dict[str, np.ndarray]
+    split_kind: str
+    screened: guards.GuardResult
+    data_notes: list[str]
+    warnings: list[str]
+
+
+def _usable_rows(workspace, feature_set, config: Config) -> tuple[pd.Series, list[str]]:
+    """Labelled leads the fit may use (horizon passed, not flagged by the loader), and what was left out."""
     label = feature_set.label
     usable = label.notna()
     data_notes = list(workspace.notes) + list(feature_set.notes)
@@ -561,10 +570,10 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
         inside = usable & (horizon_end > as_of)
         if inside.any():
             won_inside = int((inside & (label == 1)).sum())
-            data_notes.append(f"{int(inside.sum()):,} closed leads whose horizon has not passed yet left out too "
-                              f"({won_inside:,} won, {int(inside.sum()) - won_inside:,} lost): their open "
-                              "peers cannot be labelled yet, and keeping only the early outcomes of the newest "
-                              "leads would distort their win rate")
+            data_notes.append(f"{int(inside.sum()):,} closed leads whose horizon has not passed yet left "
+                              f"out too ({won_inside:,} won, {int(inside.sum()) - won_inside:,} lost): their "
+                              "open peers cannot be labelled yet, and keeping only the early outcomes of the "
+                              "newest leads would distort their win rate")
         usable &= ~inside
     for reason in FIT_EXCLUDED:
         flagged = workspace.excluded.get(reason)
@@ -573,11 +582,15 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
             if hit.any():
                 data_notes.append(f"{int(hit.sum())} leads left out of fitting: {reason.replace('_', ' ')}")
             usable &= ~hit
-    rows = np.flatnonzero(usable.to_numpy())
-    label_values = label.to_numpy()
-    y_rows = label_values[rows].astype(int)
+    return usable, data_notes
 
-    bar.set_postfix_str("guards")
+
+def _prepare(workspace, feature_set, config: Config, seed: int) -> Prepared:
+    """The usable rows, the three windows, and the guards screened on the training window."""
+    label = feature_set.label
+    usable, data_notes = _usable_rows(workspace, feature_set, config)
+    rows = np.flatnonzero(usable.to_numpy())
+    y_rows = label.to_numpy()[rows].astype(int)
     warnings = guards.check_minimum_data(int(len(rows)), int(y_rows.sum()))
     windows, split_kind = _windows(feature_set, rows, y_rows, seed)
     # The guards choose the columns of the scale: they see the training window's outcomes only (and the
@@ -592,12 +605,53 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     screened = guards.screen_columns(feature_set.X[screened_rows], label.where(usable)[screened_rows],
                                      feature_set.family, config, outcome=outcome)
     warnings += screened.warnings
-    if not screened.kept:
-        raise ModelError("no usable attribute is left after the guards",
-                         hint="see the leakage and dropped columns; map more attributes in [families]")
     if split_kind == "random":
         warnings.append("the data has no dates: the windows are a random stratified split (60/20/20), not a "
                         "time split; hold-out figures may flatter the scale on future leads")
+    return Prepared(label, usable, rows, y_rows, windows, split_kind, screened, data_notes, warnings)
+
+
+def screen_workspace(workspace, config: Config) -> Prepared:
+    """The guards exactly as ``alignment fit`` runs them, without fitting (for ``alignment validate``).
+
+    Parameters
+    ----------
+    workspace : Workspace
+        From :func:`alignment.loader.load_workspace`.
+    config : Config
+
+    Returns
+    -------
+    Prepared
+        ``screened`` holds the leakage left out and the suspected columns.
+
+    Raises
+    ------
+    ModelError
+        Too little data to split or screen.
+    """
+    with threadpool_limits(limits=1):
+        feature_set = build_features(workspace, config, for_fitting=True)
+        return _prepare(workspace, feature_set, config, config.scoring.seed)
+
+
+def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: bool = False) -> FittedModel:
+    bar.set_postfix_str("loading")
+    workspace = loader.load_workspace(config)
+    bar.update()
+    bar.set_postfix_str("features")
+    feature_set = build_features(workspace, config, for_fitting=True)
+    bar.update()
+
+    bar.set_postfix_str("guards")
+    prepared = _prepare(workspace, feature_set, config, seed)
+    label, rows, y_rows = prepared.label, prepared.rows, prepared.y_rows
+    label_values, data_notes, warnings = label.to_numpy(), prepared.data_notes, prepared.warnings
+    windows, split_kind, screened = prepared.windows, prepared.split_kind, prepared.screened
+    as_of = workspace.as_of
+    if not screened.kept:
+        raise ModelError("no usable attribute is left after the guards",
+                         hint="see the leakage and dropped columns; map more attributes in [families]")
     bar.update()
 
     bar.set_postfix_str("scale")

@@ -9,8 +9,8 @@ from the network).
 from __future__ import annotations
 
 import os
-import sys
 import re
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path

@@ -44,10 +44,12 @@ def summary_frame(card: dict) -> pd.DataFrame:
 
 
 def warnings_frame(card: dict) -> pd.DataFrame:
-    """Warnings, leaky columns and dropped columns of the card, one line each."""
+    """Warnings, leaky and suspected columns, and dropped columns of the card, one line each."""
     rows = [{"kind": "warning", "column": "", "detail": w} for w in card.get("warnings", [])]
     rows += [{"kind": "leakage (left out)", "column": item["column"], "detail": item["reason"]}
              for item in card.get("leakage", [])]
+    rows += [{"kind": "suspected leakage (kept)", "column": item["column"], "detail": item["reason"]}
+             for item in card.get("suspected_leakage", [])]
     rows += [{"kind": "dropped", "column": item["column"], "detail": item["reason"]}
              for item in card.get("features", {}).get("dropped", [])]
     if not rows:

@@ -638,7 +638,8 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
 
         load_model(Path(model_dir) if model_dir else config.model_dir)
     failures: list[str] = []
-    bar = tqdm(months, desc="monthly reviews", unit="month", disable=None if progress and len(months) > 1 else True)
+    bar = tqdm(months, desc="monthly reviews", unit="month",
+               disable=None if progress and len(months) > 1 else True)
     for current in bar:
         bar.set_postfix_str(current or "")
         try:

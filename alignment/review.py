@@ -67,13 +67,14 @@ GROUP_COLUMNS = ("owner_group", "team", "sales_team", "region")
 DECIMALS = 4
 NO_REASON = "(no reason given)"
 STAGES = ("inquiry", "mql", "sal", "sql", "won")
-MONTHLY_REVIEW_NEEDS_DATES = "a monthly review needs created_at (the date each lead was created): this export has no dates"
+MONTHLY_REVIEW_NEEDS_DATES = ("a monthly review needs created_at (the date each lead was created): this "
+                              "export has no dates")
 MONTHLY_REVIEW_DATES_HINT = "map the export's creation date onto created_at in the config [mapping]"
 
 VERDICT_ORDER = {"not judged": -1, "keep": 0, "watch": 1, "recalibrate": 2}
 MIN_JUDGED_SIGNALS = 2
-"""Of the score-truth and acceptance rules (drift, rejection, calibration, early acceptance), at least this many
-must have been judged for a month without findings to be called *keep*; otherwise it is *not judged*."""
+"""Of the score-truth and acceptance rules (drift, rejection, calibration, early acceptance), at least this
+many must have been judged for a month without findings to be called *keep*; otherwise it is *not judged*."""
 
 SECTION_COLUMNS = {
     "mql_volume": (("mql_at",), "MQL volume"),
@@ -749,8 +750,8 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
     if not ordered and len(judged) < MIN_JUDGED_SIGNALS:
         level = "not judged"
         ordered = [f"Too little could be measured this month to say the scale and the agreement still hold: "
-                   f"{len(judged)} of the {len(signals)} checks of score truth and acceptance could be judged "
-                   f"({', '.join(judged) or 'none'}). See what was not judged, and why, below."]
+                   f"{len(judged)} of the {len(signals)} checks of score truth and acceptance could be "
+                   f"judged ({', '.join(judged) or 'none'}). See what was not judged, and why, below."]
     elif not ordered:
         ordered = ["Nothing judged this month calls for a change: " + ", ".join(judged) + " hold."]
     return {"verdict": level, "reasons": ordered,
@@ -799,7 +800,8 @@ def month_numbers(leads: pd.DataFrame, month: str | pd.Period, *, scores: pd.Dat
     row = {"month": str(month_period(month)), "inquiries": funnel(leads, month)[0]["count"],
            "mqls": None if "mql_volume" in missing else len(mqls_of_month(leads, month)),
            "acceptance_rate": acc.get("acceptance_rate"), "rejection_rate": acc.get("rejection_rate"),
-           "median_hours_to_touch": speed.get("median_hours"), "share_touched_in_time": speed.get("share_within"),
+           "median_hours_to_touch": speed.get("median_hours"),
+           "share_touched_in_time": speed.get("share_within"),
            "psi": None, "mean_score": None}
     if scores is not None:
         month_scores = scores["score"]
@@ -860,11 +862,14 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     require_dates(leads)
     period = month_period(month)
     missing = not_measured(leads)
+    commitment = None
     terms = _agreement_fields(agreement)
     levels = dict(service_levels or {})
     levels.update({k: v for k, v in (terms.get("service_levels") or {}).items() if v is not None})
     follow_up = float(levels.get("follow_up_hours", 24.0))
     in_force = bool(terms)
+    if in_force and levels.get("mql_per_month") is not None:
+        commitment = int(levels["mql_per_month"])
     edges = band_edges(terms.get("thresholds"))
 
     cohorts: dict[pd.Period, pd.DataFrame] = {}
@@ -889,18 +894,14 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                                                     "workspace defaults and are not judged."},
         "not_measured": missing,
         "funnel": funnel(leads, period),
-        "mql_volume": None if "mql_volume" in missing else mql_volume(
-            leads, period, int(levels["mql_per_month"]) if in_force and levels.get("mql_per_month") is not None
-            else None),
+        "mql_volume": None if "mql_volume" in missing else mql_volume(leads, period, commitment),
         "acceptance": None if "acceptance" in missing else acceptance(leads, period,
                                                                       levels.get("accept_within_days")),
         "speed_to_lead": None if "speed_to_lead" in missing else _speed_by_group(leads, period, follow_up,
                                                                                  pd.Timestamp(as_of)),
         # every MQL of the month with its score, also one scored in an earlier month (then handed over)
-        "campaign_quality": [] if "campaign_quality" in missing else channel_quality(leads, period, "campaign",
-                                                                                     scores),
-        "source_quality": [] if "source_quality" in missing else channel_quality(leads, period, "source",
-                                                                                 scores),
+        **{f"{channel}_quality": [] if f"{channel}_quality" in missing
+           else channel_quality(leads, period, channel, scores) for channel in ("campaign", "source")},
         "hygiene": crm_hygiene(leads, period),
         "calibration": None,
         "drift": None,
@@ -923,7 +924,8 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     volume = metrics["mql_volume"] or {}
     volume["min_win_rate"] = levels.get("min_win_rate") if in_force else None
     volume["expected_win_rate"] = None
-    if scores is not None and metrics["mql_volume"] is not None:  # the calibrated win rate of what marketing handed over, against the agreed floor
+    # the calibrated win rate of what marketing handed over, against the agreed floor
+    if scores is not None and metrics["mql_volume"] is not None:
         handed = mqls_of_month(leads, period)[["lead_id"]].merge(scores[["lead_id", "probability"]],
                                                                  on="lead_id", how="inner")
         volume["expected_win_rate"] = float(handed["probability"].mean()) if len(handed) else None

@@ -107,7 +107,8 @@ def unknown_categories(scale: PointsScorecard, X_holdout: pd.DataFrame, scores: 
             continue
         warnings.append(
             f"'{attribute}': {share:.0%} of the hold-out leads ({top_share:.0%} of its top-scored tenth) "
-            "carry values that were rare or absent in training (pooled into 'Other', or new): the scale knows "
-            "little about them. Group the values coarser in the export, or refit on a history that covers them"
+            "carry values that were rare or absent in training (pooled into 'Other', or new): the scale "
+            "knows little about them. Group the values coarser in the export, or refit on a history that "
+            "covers them"
         )
     return warnings

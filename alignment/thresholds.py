@@ -190,6 +190,15 @@ def _grade_cutoffs(validation: pd.DataFrame) -> dict[str, dict[str, float]]:
     return cutoffs
 
 
+def card_cautions(card: dict) -> list[str]:
+    """What the room must know about the scale before trusting it: the card's warnings and leakage."""
+    lines = [f"Left out as leakage: '{item['column']}' ({item['reason']})"
+             for item in card.get("leakage", [])]
+    lines += [f"Suspected leakage, kept: '{item['column']}' ({item['reason']})"
+              for item in card.get("suspected_leakage", [])]
+    return [*card.get("warnings", []), *lines]
+
+
 class ThresholdEngine:
     """Answer threshold questions on a model's scored hold-out leads.
 
@@ -278,6 +287,7 @@ class ThresholdEngine:
                      won_deal_value=sales.won_deal_value, cost_per_lead=sales.cost_per_lead)
         engine.fit(validation, source=str(scored))
         engine.model_version_ = None if version is None else str(version)
+        engine.cautions_ = card_cautions(card)
         card_cutoffs = _card_grade_cutoffs(card)
         if card_cutoffs:
             engine.grade_cutoffs_ = card_cutoffs

@@ -102,6 +102,24 @@ def summary(workspace: Workspace) -> list[str]:
     return lines
 
 
+def guard_lines(workspace: Workspace, config: Config) -> list[str]:
+    """What the fit's guards would leave out or suspect, measured as ``alignment fit`` measures it."""
+    from alignment.model import screen_workspace
+
+    try:
+        prepared = screen_workspace(workspace, config)
+    except AlignmentError as error:
+        return [f"leakage guard: not run ({error.message})"]
+    screened = prepared.screened
+    lines = [f"leakage guard: {len(screened.leakage)} left out, {len(screened.suspected)} suspected "
+             f"(training window of the {prepared.split_kind} split)"]
+    lines += [f"  left out (leakage): {item['column']}: {item['reason']}" for item in screened.leakage]
+    lines += [f"  suspected leakage (kept): {item['column']}: {item['reason']}"
+              for item in screened.suspected]
+    lines += [f"  warning: {line}" for line in screened.warnings if "FORCED IN" in line]
+    return lines
+
+
 def run(config_path: Path | None = None, path: Path | None = None, preset: str | None = None) -> bool:
     """Check a config (or a bare export file) and print what was found.
 
@@ -120,11 +138,12 @@ def run(config_path: Path | None = None, path: Path | None = None, preset: str |
         True when the data meets the contract (warnings allowed), False after printing the problem.
     """
     try:
-        workspace = load_workspace(_config(config_path, path, preset))
+        config = _config(config_path, path, preset)
+        workspace = load_workspace(config)
     except AlignmentError as error:
         click.echo(f"error: {error.one_line()}", err=True)
         return False
-    for line in summary(workspace):
+    for line in summary(workspace) + guard_lines(workspace, config):
         click.echo(line)
     click.echo("ok: the data meets the contract" + (" (see the warnings)" if workspace.warnings else ""))
     return True

@@ -244,7 +244,7 @@ class Workshop(widgets.VBox):
             f"over {engine.months_:.1f} months, "
             f"{engine.n_wins_:,} won · sales capacity {engine.capacity_per_week_:,.0f} MQLs a week "
             f"({engine.capacity_per_week_ * WEEKS_PER_MONTH:,.0f} a month) · deal value "
-            f"{format_money(engine.deal_value_)}</div>")
+            f"{format_money(engine.deal_value_)}</div>" + _cautions_html(getattr(engine, "cautions_", [])))
         grades_box = widgets.Accordion(children=[self.grades], titles=("The MQL threshold by grade",))
         super().__init__([
             header,
@@ -468,6 +468,16 @@ class Workshop(widgets.VBox):
         self.status.value = (f'<span class="ok save-ok" data-version="{saved.version}" '
                              f'data-path="{html.escape(str(saved.path))}">Saved agreement version '
                              f'{saved.version}: {html.escape(str(saved.path))}</span>')
+
+
+def _cautions_html(cautions: list[str]) -> str:
+    """The fit's warnings and leakage findings, folded under one line the room sees at once."""
+    if not cautions:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in cautions)
+    noun = "caution" if len(cautions) == 1 else "cautions"
+    return (f'<details class="cautions"><summary><b>{len(cautions)} {noun} about this scale</b> '
+            f"(from the fit: read before trusting the numbers)</summary><ul>{items}</ul></details>")
 
 
 def build_workshop(config_path: str | Path | None, model_dir: str | Path | None = None) -> Workshop:

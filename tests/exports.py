@@ -4,10 +4,11 @@ Each writer puts the export and the config a new user would write from the docs 
 config's path. Their leaks and quirks are planted on purpose; the docstrings say which.
 
 - :func:`write_consumer_export`: a consumer company's lead export without any dates. A rep-set status tag
-  whose values name the disposition ("Closed - won by Anna", "Lost to Rivalsoft"...), a quality rating filled mostly
-  for leads that converted, and an honest time-on-website number that is the strongest real signal.
+  whose values name the disposition ("Closed - won by Anna", "Lost to Rivalsoft"...), a quality rating filled
+  mostly for leads that converted, and an honest time-on-website number that is the strongest real signal.
 - :func:`write_call_campaign`: a call-campaign history ordered by time (one row per call). The call
-  duration is known only once the call ended; the win rate climbs over the history; months of the year first appear late.
+  duration is known only once the call ended; the win rate climbs over the history; months of the year first
+  appear late.
 - :func:`write_pipeline`: an opportunity pipeline over several tables (deals + accounts + products + teams,
   joined by key). The account is blank for most still-open deals; product keys differ in spelling
   ("GTXPro" in the deals, "GTX Pro" in the products table).
