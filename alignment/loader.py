@@ -514,7 +514,12 @@ def _unmatched_keys(unmatched: pd.Series, other: pd.Series, limit: int = 3) -> s
     return "; unmatched: " + "; ".join(shown) + more
 
 
-def apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[str]) -> pd.DataFrame:
+def apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[str], *,
+                strict: bool = True) -> pd.DataFrame:
+    """Join the config's ``[[source.joins]]`` lookup tables onto the leads (keys as text).
+
+    ``strict`` (a history): a key that matches no row at all is an error. New leads to score pass False.
+    """
     offset = frame.attrs.get("row_offset", 2)  # 1 for Parquet and databases: no header row
     for join in config.source.joins:
         location = resolve_location(config, join.path)
@@ -547,7 +552,10 @@ def apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[
                 hint="keep one row per key in the joined table",
             )
         matched = left.set_index(keys).index.isin(right.set_index(keys).index)
-        if not matched.any():
+        keyed = left[keys].notna().all(axis=1).to_numpy()
+        # No match at all is a wrong key (or ids written two ways) in a history; in a small batch of new leads,
+        # or when every key is blank, it is only that: a warning below.
+        if not matched.any() and keyed.any() and strict:
             raise DataError(
                 f"the join key matches no row of {right_label}",
                 file=label,

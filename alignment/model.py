@@ -893,7 +893,7 @@ def read_leads_to_score(input_path: str | os.PathLike, config: Config) -> pd.Dat
     # The same lookup tables as the history (accounts, products...): new leads come in the same shape.
     label, offset = raw.attrs["source"], raw.attrs["row_offset"]
     warnings: list[str] = []
-    raw = loader.apply_joins(raw, config, label, warnings)
+    raw = loader.apply_joins(raw, config, label, warnings, strict=False)
     leads, conform_warnings, _ = loader.conform_leads(raw, config, label, offset, history=False)
     leads.attrs["warnings"] = warnings + conform_warnings
     return leads

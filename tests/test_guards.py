@@ -259,3 +259,48 @@ def test_planted_leaks_in_an_export_are_caught(leaky_demo):
         result.kept)
     assert all(item["reason"].startswith("constant") for item in result.dropped)
     assert max(result.single_auc[c] for c in result.kept) < 0.8
+
+
+def test_a_status_like_name_alone_is_only_suspected_and_kept():
+    rng = np.random.default_rng(4)
+    n = 3_000
+    X = pd.DataFrame({"industry": rng.choice(["a", "b", "c"], n), "employees": rng.gamma(2.0, 50, n),
+                      "region": rng.choice(["north", "south"], n), "lead_status": rng.choice(["x", "y", "z"], n)})
+    y = (rng.random(n) < np.where(X["industry"] == "a", 0.3, 0.1)).astype(float)
+    family = dict.fromkeys(X.columns, "demographics")
+    result = screen_columns(X, pd.Series(y, index=X.index), family, make_config())
+    assert "lead_status" in result.kept
+    suspected = {item["column"]: item for item in result.suspected}
+    assert suspected["lead_status"]["evidence"] == ["its name reads like a status or result set by sales"]
+    assert not result.leakage
+
+
+def test_outcome_naming_values_without_signal_are_suspected_with_signal_left_out():
+    rng = np.random.default_rng(5)
+    n = 3_000
+    y = (rng.random(n) < 0.2).astype(float)
+    tags = np.array(["No answer", "Will call back", "Not interested", "Sent brochure"])
+    X = pd.DataFrame({
+        "industry": rng.choice(["a", "b", "c"], n), "region": rng.choice(["north", "south"], n),
+        "noise_note": rng.choice(tags, n),  # names dispositions, says nothing about the outcome
+        "call_note": np.where(y == 1, rng.choice(tags[1:3], n), rng.choice(tags[[0, 2, 3]], n)),
+    })
+    family = dict.fromkeys(X.columns, "demographics")
+    result = screen_columns(X, pd.Series(y, index=X.index), family, make_config())
+    assert "call_note" in {item["column"] for item in result.leakage}
+    assert "noise_note" in {item["column"] for item in result.suspected} and "noise_note" in result.kept
+
+
+def test_a_missing_band_made_of_open_leads_is_left_out_under_a_neutral_name():
+    rng = np.random.default_rng(6)
+    n = 3_000
+    outcome = rng.choice(["won", "lost", "open"], n, p=[0.3, 0.4, 0.3])
+    account = rng.choice(["acme", "globex", "initech"], n).astype(object)
+    account[(outcome == "open") & (rng.random(n) < 0.8)] = None
+    X = pd.DataFrame({"industry": rng.choice(["a", "b"], n), "size": rng.gamma(2.0, 10, n), "account": account})
+    label = pd.Series(np.where(outcome == "won", 1.0, np.where(outcome == "lost", 0.0, np.nan)), index=X.index)
+    family = dict.fromkeys(X.columns, "demographics")
+    result = screen_columns(X, label, family, make_config(), outcome=pd.Series(outcome, index=X.index))
+    reasons = {item["column"]: item["reason"] for item in result.leakage}
+    assert "still open at the export" in reasons["account"]
+    assert "account" not in result.kept

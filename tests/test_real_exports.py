@@ -229,12 +229,22 @@ def test_a_batch_whose_category_is_blank_in_every_row_is_scored(
     assert len(pd.read_csv(out)) == 3
 
 
-def test_reasons_read_as_plain_numbers_with_the_attribute_name(consumer: Path, consumer_card: dict) -> None:
-    bands = [
-        row["band"] for row in consumer_card["points"] if row["attribute"] == "Total Time Spent on Website"
-    ]
-    assert bands and not any("e+" in band for band in bands)
-    assert any("," in band for band in bands)  # 1,350, not 1.35e+03
+def test_reasons_read_as_plain_numbers_with_the_attribute_name() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from alignment.scorecard import PointsScorecard
+
+    rng = np.random.default_rng(1)
+    employees = rng.gamma(1.5, 4_000, 3_000).round()
+    y = (rng.random(3_000) < 1 / (1 + np.exp(1.5 - employees / 6_000))).astype(int)
+    X = pd.DataFrame({"Number of Employees": employees, "company_size": rng.choice(["small", "large"], 3_000)})
+    scale = PointsScorecard(n_boot=0, random_state=0).fit(X, y)
+    bands = scale.points_.loc[scale.points_["attribute"] == "Number of Employees", "band"].tolist()
+    assert not any("e+" in band for band in bands) and any("," in band for band in bands)  # 5,100 not 5.1e+03
+    reasons = scale.score_frame(X.head(50))[["reason_1", "reason_2"]].to_numpy().ravel()
+    assert any(str(r).startswith("Number of Employees = ") for r in reasons)
+    assert any(str(r).startswith("Company size = ") for r in reasons)
 
 
 # --- 5. guesses that mislead -------------------------------------------------------------------------------

@@ -515,3 +515,26 @@ def test_an_early_acceptance_gap_is_a_watch():
     assert result["verdict"] == "watch" and "early sign" in result["reasons"][0]
     metrics["early_acceptance"]["z"] = -2.5
     assert review.verdict({**JUDGED, **metrics})["verdict"] == "keep"
+
+
+def test_sections_the_export_cannot_measure_say_which_column_to_map():
+    rows = [dict(lead_id=f"l{i}", created_at="2025-03-02", mql_at="2025-03-03", outcome="open") for i in range(30)]
+    leads = canonical(rows).drop(columns=["sal_at", "rejected_at"])
+    metrics = review.monthly_metrics(leads, "2025-03", as_of=pd.Timestamp("2025-04-30"))
+    missing = metrics["not_measured"]
+    assert set(missing) == {"acceptance", "speed_to_lead", "campaign_quality", "source_quality"}
+    assert missing["speed_to_lead"].startswith("Not measured: the export has no first_touch_at")
+    assert "onto first_touch_at in the config [mapping]" in missing["speed_to_lead"]
+    assert "sal_at or rejected_at" in missing["acceptance"]
+    assert metrics["acceptance"] is None and metrics["speed_to_lead"] is None
+    assert metrics["mql_volume"]["mqls"] == 30  # what the export allows is still measured
+    assert [row["count"] for row in metrics["funnel"]][:2] == [30, 30]
+    assert metrics["funnel"][2]["count"] is None  # no SAL dates: not measured, not zero
+    assert metrics["verdict"] == "not judged"
+    assert all(row["acceptance_rate"] is None for row in metrics["trend"])
+
+
+def test_the_review_scores_at_the_same_moment_as_the_fit_when_the_export_has_no_mql_date():
+    leads = canonical([dict(lead_id="a", created_at="2025-03-02", outcome="open")]).drop(columns=["mql_at"])
+    at = review.scoring_moment(leads, "mql", days_after_created=3)
+    assert at.iloc[0] == pd.Timestamp("2025-03-05")
