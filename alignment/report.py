@@ -291,8 +291,9 @@ def headline(metrics: dict) -> str:
     else:
         held = ("**No agreement is in force**: the service levels below are the workspace defaults, "
                 "not judged.")
-    reasons = "\n".join(f"- {reason}" for reason in metrics["reasons"])
-    not_judged = "".join(f"\n- *{item['rule'].capitalize()}*: {item['why']}"
+    # Reasons name campaigns and sources from the export: escaped, so Markdown shows them as text.
+    reasons = "\n".join(f"- {html.escape(reason)}" for reason in metrics["reasons"])
+    not_judged = "".join(f"\n- *{html.escape(item['rule'].capitalize())}*: {html.escape(item['why'])}"
                          for item in metrics.get("not_judged") or [])
     if not_judged:
         not_judged = "\n\n**Not judged this month**, and why:" + not_judged
@@ -328,6 +329,8 @@ def table(rows: list[dict] | pd.DataFrame, columns: dict[str, str], percent: tup
     """
     frame = pd.DataFrame(rows)
     frame = frame[[c for c in columns if c in frame.columns]].rename(columns=columns)
+    # Campaign, source, team and reason values come from the export: shown as text, never as markup.
+    frame = frame.apply(lambda column: column.map(lambda v: html.escape(v) if isinstance(v, str) else v))
     formats = {h: f"{{:.{decimals}f}}" for c, h in columns.items()
                if h in frame and pd.api.types.is_float_dtype(frame[h])}
     formats.update({columns[c]: "{:.0%}" for c in percent if c in columns and columns[c] in frame})
@@ -526,7 +529,8 @@ def build_index(reports: str | Path) -> Path:
         for row in reversed(rows):
             body.append(
                 f'<tr><td><a href="{row["month"]}/review.html">{row["month"]}</a></td>'
-                f'<td class="{row["verdict"]}">{html.escape(str(row["verdict"]))}</td>'
+                f'<td class="{html.escape(str(row["verdict"]).replace(" ", "-"))}">'
+                f'{html.escape(str(row["verdict"]))}</td>'
                 f"<td>{_cell(row.get('mqls'), '{:.0f}')}</td>"
                 f"<td>{_cell(row.get('acceptance_rate'), '{:.0%}')}</td>"
                 f"<td>{_cell(row.get('median_hours_to_touch'), '{:.1f}')}</td>"

@@ -265,7 +265,8 @@ def test_a_status_like_name_alone_is_only_suspected_and_kept():
     rng = np.random.default_rng(4)
     n = 3_000
     X = pd.DataFrame({"industry": rng.choice(["a", "b", "c"], n), "employees": rng.gamma(2.0, 50, n),
-                      "region": rng.choice(["north", "south"], n), "lead_status": rng.choice(["x", "y", "z"], n)})
+                      "region": rng.choice(["north", "south"], n),
+                      "lead_status": rng.choice(["x", "y", "z"], n)})
     y = (rng.random(n) < np.where(X["industry"] == "a", 0.3, 0.1)).astype(float)
     family = dict.fromkeys(X.columns, "demographics")
     result = screen_columns(X, pd.Series(y, index=X.index), family, make_config())
@@ -297,8 +298,10 @@ def test_a_missing_band_made_of_open_leads_is_left_out_under_a_neutral_name():
     outcome = rng.choice(["won", "lost", "open"], n, p=[0.3, 0.4, 0.3])
     account = rng.choice(["acme", "globex", "initech"], n).astype(object)
     account[(outcome == "open") & (rng.random(n) < 0.8)] = None
-    X = pd.DataFrame({"industry": rng.choice(["a", "b"], n), "size": rng.gamma(2.0, 10, n), "account": account})
-    label = pd.Series(np.where(outcome == "won", 1.0, np.where(outcome == "lost", 0.0, np.nan)), index=X.index)
+    X = pd.DataFrame({"industry": rng.choice(["a", "b"], n), "size": rng.gamma(2.0, 10, n),
+                      "account": account})
+    label = pd.Series(np.where(outcome == "won", 1.0, np.where(outcome == "lost", 0.0, np.nan)),
+                      index=X.index)
     family = dict.fromkeys(X.columns, "demographics")
     result = screen_columns(X, label, family, make_config(), outcome=pd.Series(outcome, index=X.index))
     reasons = {item["column"]: item["reason"] for item in result.leakage}

@@ -238,7 +238,8 @@ def test_reasons_read_as_plain_numbers_with_the_attribute_name() -> None:
     rng = np.random.default_rng(1)
     employees = rng.gamma(1.5, 4_000, 3_000).round()
     y = (rng.random(3_000) < 1 / (1 + np.exp(1.5 - employees / 6_000))).astype(int)
-    X = pd.DataFrame({"Number of Employees": employees, "company_size": rng.choice(["small", "large"], 3_000)})
+    X = pd.DataFrame({"Number of Employees": employees,
+                      "company_size": rng.choice(["small", "large"], 3_000)})
     scale = PointsScorecard(n_boot=0, random_state=0).fit(X, y)
     bands = scale.points_.loc[scale.points_["attribute"] == "Number of Employees", "band"].tolist()
     assert not any("e+" in band for band in bands) and any("," in band for band in bands)  # 5,100 not 5.1e+03

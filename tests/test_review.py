@@ -518,7 +518,8 @@ def test_an_early_acceptance_gap_is_a_watch():
 
 
 def test_sections_the_export_cannot_measure_say_which_column_to_map():
-    rows = [dict(lead_id=f"l{i}", created_at="2025-03-02", mql_at="2025-03-03", outcome="open") for i in range(30)]
+    rows = [dict(lead_id=f"l{i}", created_at="2025-03-02", mql_at="2025-03-03", outcome="open")
+            for i in range(30)]
     leads = canonical(rows).drop(columns=["sal_at", "rejected_at"])
     metrics = review.monthly_metrics(leads, "2025-03", as_of=pd.Timestamp("2025-04-30"))
     missing = metrics["not_measured"]

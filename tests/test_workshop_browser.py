@@ -4,8 +4,6 @@ headless Chromium (marker ``browser``; skipped without Chromium unless ALIGNMENT
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
 from pathlib import Path
 
@@ -19,9 +17,7 @@ from alignment.notebook import execute, notebook_path
 from alignment.serve import NOTEBOOK, ServeError, WorkshopServer, voila_command
 from alignment.thresholds import ThresholdEngine, write_synthetic_model_dir
 from alignment.workshop import Workshop, build_workshop, format_count, format_rate
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.browser import CHROMIUM_ARGS, chromium_path
 
 
 @pytest.fixture(scope="module")
@@ -200,17 +196,6 @@ def test_workshop_command_prints_url_and_stops_cleanly(workspace):
 
 
 # --- the real browser ----------------------------------------------------------------------------
-
-
-def chromium_path() -> str:
-    candidate = os.environ.get("ALIGNMENT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if Path(candidate).is_file() and os.access(candidate, os.X_OK):
-        return candidate
-    reason = ("Chromium not found (looked for $ALIGNMENT_CHROMIUM, `chromium` on PATH, /usr/bin/chromium); "
-              "install Debian's chromium package to run the workshop browser test")
-    if os.environ.get("ALIGNMENT_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
