@@ -553,8 +553,8 @@ def apply_joins(frame: pd.DataFrame, config: Config, label: str, warnings: list[
             )
         matched = left.set_index(keys).index.isin(right.set_index(keys).index)
         keyed = left[keys].notna().all(axis=1).to_numpy()
-        # No match at all is a wrong key (or ids written two ways) in a history; in a small batch of new leads,
-        # or when every key is blank, it is only that: a warning below.
+        # No match at all is a wrong key (or ids written two ways) in a history; in a small batch of new
+        # leads, or when every key is blank, it is only that: a warning below.
         if not matched.any() and keyed.any() and strict:
             raise DataError(
                 f"the join key matches no row of {right_label}",
