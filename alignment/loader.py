@@ -295,11 +295,76 @@ def _sqlite_file(url: str) -> str | None:
     return None if not match or match.group(2).startswith(":memory:") else match.group(2).split("?")[0]
 
 
+SQL_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",
+                "mssql": "tsql", "oracle": "oracle", "snowflake": "snowflake", "bigquery": "bigquery"}
+"""SQLAlchemy backend name -> sqlglot dialect used to check that a configured query only reads."""
+WRITING_NODES = ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "TruncateTable", "Command",
+                 "Grant", "Copy")
+
+
+def check_read_query(query: str, url: str, label: str) -> None:
+    """Refuse, in one line, a configured query that is not a single SELECT (or WITH ... SELECT) that only reads.
+
+    The database connection is read-only as well (:func:`read_only_engine`); this check says *why* before
+    the database does, and covers backends without a read-only mode.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    backend = url.split(":", 1)[0].split("+", 1)[0].lower()
+    try:
+        statements = [s for s in sqlglot.parse(query, dialect=SQL_DIALECTS.get(backend)) if s is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise DataError(f"the query could not be read as SQL ({reason})", file=label,
+                        hint="give one SELECT statement") from None
+    writing = tuple(getattr(exp, name) for name in WRITING_NODES if hasattr(exp, name))
+    if (len(statements) != 1 or not isinstance(statements[0], (exp.Select, exp.SetOperation))
+            or statements[0].args.get("into") is not None or any(statements[0].find_all(*writing))):
+        what = "several statements" if len(statements) > 1 else "a statement that is not a plain read"
+        raise DataError(f"the query is {what}: a source query may only read", file=label,
+                        hint="give one SELECT (or WITH ... SELECT) statement; alignment never writes to a "
+                             "database")
+
+
+def read_only_engine(url: str, label: str):
+    """A SQLAlchemy engine whose connections cannot write (SQLite ``mode=ro``; PostgreSQL and MySQL
+    read-only transactions)."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    database = _sqlite_file(url)
+    try:
+        if database is not None:
+            uri = f"{Path(database).resolve().as_uri()}?mode=ro"
+            return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DataError(
+            f"not a database URL that can be opened ({exc})",
+            file=label,
+            hint="e.g. sqlite:///crm.db or postgresql+psycopg://user:pw@host/db",
+        ) from None
+    statement = {"postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+                 "mysql": "SET SESSION TRANSACTION READ ONLY",
+                 "mariadb": "SET SESSION TRANSACTION READ ONLY"}.get(engine.dialect.name)
+    if statement:
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_connection, _record):  # every new connection, before any query
+            cursor = dbapi_connection.cursor()
+            cursor.execute(statement)
+            cursor.close()
+            dbapi_connection.commit()
+    return engine
+
+
 def _read_sql(
     url: str, label: str, table: str | None, query: str | None, columns: list[str] | None
 ) -> pd.DataFrame:
-    from sqlalchemy import create_engine, inspect, text
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
 
     database = _sqlite_file(url)
     if database is not None and not Path(database).is_file():
@@ -311,14 +376,9 @@ def _read_sql(
             file=label,
             hint="set source.leads_table (or leads_query) in the config",
         )
-    try:
-        engine = create_engine(url)
-    except (ArgumentError, NoSuchModuleError) as exc:
-        raise DataError(
-            f"not a database URL that can be opened ({exc})",
-            file=label,
-            hint="e.g. sqlite:///crm.db or postgresql+psycopg://user:pw@host/db",
-        ) from None
+    if query:
+        check_read_query(query, url, label)
+    engine = read_only_engine(url, label)
     try:
         with engine.connect() as connection:
             if query:

@@ -62,3 +62,96 @@ def test_script_in_export_values_never_runs_in_the_review(hostile_workspace: Pat
         browser.close()
     assert dialogs == []
     assert "<script>alert" not in shown
+
+
+# --- database sources are opened read-only ----------------------------------------------------------------
+
+
+WRITES = ["DROP TABLE other", "SELECT * FROM leads; DROP TABLE other", "DELETE FROM other",
+          "SELECT * INTO copied FROM leads", "WITH gone AS (DELETE FROM other RETURNING *) SELECT * FROM gone"]
+
+
+def _sqlite_crm(folder: Path) -> Path:
+    import sqlite3
+
+    database = folder / "crm.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE leads (lead_id TEXT, outcome TEXT, industry TEXT)")
+        connection.executemany("INSERT INTO leads VALUES (?, ?, ?)",
+                               [(f"l{i}", "won" if i % 3 == 0 else "lost", "retail") for i in range(60)])
+        connection.execute("CREATE TABLE other (x INTEGER)")
+    return database
+
+
+def _tables(database: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+@pytest.mark.parametrize("query", WRITES)
+def test_a_leads_query_that_writes_is_refused_in_one_line_and_writes_nothing(tmp_path: Path, query: str) -> None:
+    database = _sqlite_crm(tmp_path)
+    config = tmp_path / "alignment.toml"
+    config.write_text(f'[source]\nleads = "sqlite:///{database}"\nleads_query = """{query}"""\n')
+    result = _cli("validate", "--config", str(config))
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "a source query may only read" in errors[0]
+    assert "Traceback" not in result.output
+    assert _tables(database) == {"leads", "other"}
+
+
+def test_the_sqlite_connection_itself_cannot_write(tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from alignment.loader import read_only_engine
+
+    database = _sqlite_crm(tmp_path)
+    engine = read_only_engine(f"sqlite:///{database}", "crm.db")
+    with pytest.raises(OperationalError, match="readonly"), engine.connect() as connection:
+        connection.execute(text("CREATE TABLE planted (x INTEGER)"))
+    assert _tables(database) == {"leads", "other"}
+
+
+def test_a_plain_select_still_reads(tmp_path: Path) -> None:
+    from alignment.loader import read_table
+
+    database = _sqlite_crm(tmp_path)
+    frame = read_table(f"sqlite:///{database}", query="WITH w AS (SELECT * FROM leads) SELECT * FROM w")
+    assert len(frame) == 60
+
+
+@pytest.mark.postgres
+def test_the_postgresql_connection_is_read_only() -> None:
+    import os
+
+    url = os.environ.get("ALIGNMENT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("ALIGNMENT_TEST_POSTGRES_URL is not set: no PostgreSQL server (.ci/run starts one)")
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from alignment.exceptions import DataError
+    from alignment.loader import read_only_engine, read_table
+
+    table = f"hostile_{os.getpid()}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE TABLE {table} (lead_id TEXT, outcome TEXT)"))
+            connection.execute(text(f"INSERT INTO {table} VALUES ('a', 'won'), ('b', 'lost')"))
+        assert len(read_table(url, query=f"SELECT * FROM {table}")) == 2
+        with pytest.raises(DataError, match="may only read"):
+            read_table(url, query=f"DROP TABLE {table}")
+        engine = read_only_engine(url, "postgres")
+        with pytest.raises(SQLAlchemyError, match="read-only transaction"), engine.connect() as connection:
+            connection.execute(text(f"DELETE FROM {table}"))
+        engine.dispose()
+        assert table in inspect(admin).get_table_names()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        admin.dispose()
