@@ -303,7 +303,7 @@ WRITING_NODES = ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter
 
 
 def check_read_query(query: str, url: str, label: str) -> None:
-    """Refuse, in one line, a configured query that is not a single SELECT (or WITH ... SELECT) that only reads.
+    """Refuse, in one line, a configured query that is not one SELECT (or WITH ... SELECT) that only reads.
 
     The database connection is read-only as well (:func:`read_only_engine`); this check says *why* before
     the database does, and covers backends without a read-only mode.

@@ -14,10 +14,12 @@ once, scores only the months the review needs (the month and its trend window) a
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -31,6 +33,11 @@ from alignment.exceptions import AlignmentError, ReportError
 
 TEMPLATE = "03_monthly_review.ipynb"
 FILES = ("review.html", "review.ipynb", "metrics.json")
+REPORTS_MARKER = ".alignment-reports"
+"""The file that marks a reports folder as alignment's own (written when the folder is made or adopted)."""
+RENDER_LOCK = ".render.lock"
+INDEX_SIGNATURE = "<title>Monthly lead reviews</title>"
+"""What the index alignment writes carries near its top (an index without it is someone else's file)."""
 TREND_MONTHS = 6
 LATEST = "latest"
 """Name of the temporary render folder while the month is still to be chosen by the notebook."""
@@ -373,9 +380,53 @@ def render_month(config: Any, month: str | None, *, model_dir: str | Path | None
     Path
         The month's folder.
     """
+    reports = _reports_folder(config.reports_dir)
+    with _render_lock(reports, month or LATEST):
+        return _render_locked(config, reports, month, model_dir=model_dir,
+                              agreement_version=agreement_version, progress=progress, template=template)
+
+
+@contextlib.contextmanager
+def _render_lock(reports: Path, what: str):
+    """Hold the reports folder's lock: one render (or index rebuild) at a time; a second run waits, saying so.
+
+    Under the lock, what a killed run left (a month set aside mid-swap, stale temporary folders) is recovered.
+    """
+    import fcntl
+
+    import click
+
+    with (reports / RENDER_LOCK).open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            click.echo(f"{holder}: waiting for it to finish before rendering {what}", err=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{what} is being rendered by process {os.getpid()}\n")
+        handle.flush()
+        try:
+            _recover_all(reports)
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _recover_all(reports: Path) -> None:
+    """Restore every month a killed run left set aside between the two renames of a swap."""
+    for previous in reports.glob(".[0-9][0-9][0-9][0-9]-[0-9][0-9].previous"):
+        _recover(reports, previous.name[1:8])
+
+
+def _render_locked(config: Any, reports: Path, month: str | None, *, model_dir: str | Path | None,
+                   agreement_version: str | int | None, progress: bool, template: str | Path | None) -> Path:
     from alignment.notebook import execute, notebook_path, to_html
 
-    reports = _reports_folder(config.reports_dir)
     _recover(reports, month or LATEST)
     if month is not None:
         _refuse_foreign_files(reports / month)
@@ -407,13 +458,49 @@ def render_month(config: Any, month: str | None, *, model_dir: str | Path | None
     return target
 
 
+def _ours(entry: Path) -> bool:
+    """Whether an entry of a reports folder is something alignment writes there (or the README's cron log)."""
+    name = entry.name
+    # the marker, the README's cron log, and a render's or the index's temporary and set-aside files
+    if name in (REPORTS_MARKER, RENDER_LOCK, "cron.log") or re.fullmatch(r"\.(\d{4}-\d{2}|index\.html)\..+",
+                                                                        name):
+        return True
+    if entry.is_dir() and re.fullmatch(r"\d{4}-\d{2}", name):
+        return (entry / "metrics.json").is_file() or not any(entry.iterdir())
+    if name == "index.html" and entry.is_file():
+        with entry.open("rb") as handle:
+            return INDEX_SIGNATURE.encode() in handle.read(4096)
+    return False
+
+
 def _reports_folder(reports: Path) -> Path:
-    """The reports folder, created if missing; a path that cannot be a folder is one ReportError line."""
+    """The reports folder: made (and marked) if missing, refused in one line if alignment did not make it.
+
+    A folder with the marker file is alignment's. An existing folder without it is adopted (and marked) only
+    when everything in it is what alignment writes there (an earlier version's renders); a folder holding
+    anything else (a hand-written ``index.html``, ``/etc``, the workspace itself) is never written into.
+    """
+    reports = Path(reports)
     try:
         reports.mkdir(parents=True, exist_ok=True)
+        marker = reports / REPORTS_MARKER
+        if not marker.is_file():
+            foreign = sorted(entry.name for entry in reports.iterdir() if not _ours(entry))
+            if foreign:
+                more = f" and {len(foreign) - 3:,} more" if len(foreign) > 3 else ""
+                shown = ", ".join(foreign[:3]) + more
+                raise ReportError(f"the reports folder holds files alignment did not write ({shown}); it "
+                                  "will not write reports or an index there", file=str(reports),
+                                  hint="point [paths] reports in the config at a folder of its own (a new or "
+                                       "empty one)")
+            marker.write_text("This folder holds alignment's monthly reviews; `alignment report` writes "
+                              "here.\n", encoding="utf-8")
     except OSError as exc:
         raise ReportError(f"cannot use the reports folder ({exc.strerror})", file=str(reports),
                           hint="point [paths] reports in the config at a folder you can write to") from None
+    if not os.access(reports, os.W_OK | os.X_OK):
+        raise ReportError("the reports folder is not writable", file=str(reports),
+                          hint="point [paths] reports at a folder you can write to, or fix its permissions")
     return reports
 
 
@@ -507,9 +594,14 @@ def build_index(reports: str | Path) -> Path:
     Path
         The index file.
     """
+    reports = _reports_folder(Path(reports))
+    with _render_lock(reports, "the index"):
+        return _build_index_locked(reports)
+
+
+def _build_index_locked(reports: Path) -> Path:
     from alignment.notebook import write_atomic
 
-    reports = _reports_folder(Path(reports))
     rows = []
     for month in rendered_months(reports):
         metrics = json.loads((reports / month / "metrics.json").read_text(encoding="utf-8"))

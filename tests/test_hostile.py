@@ -155,3 +155,73 @@ def test_the_postgresql_connection_is_read_only() -> None:
         with admin.begin() as connection:
             connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
         admin.dispose()
+
+
+# --- nothing a user owns is overwritten; renders do not trip over each other ------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered(demo_dir: Path, fitted_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private demo workspace with 2026-09 rendered."""
+    root = tmp_path_factory.mktemp("rendered") / "workspace"
+    shutil.copytree(demo_dir, root)
+    shutil.rmtree(root / "model", ignore_errors=True)
+    shutil.copytree(fitted_model_dir, root / "model")
+    result = _cli("report", "--config", str(root / "alignment.toml"), "--month", "2026-09")
+    assert result.exit_code == 0, result.output
+    return root / "alignment.toml"
+
+
+@pytest.mark.parametrize("target", ["own", "..", "/etc"])
+def test_a_reports_folder_holding_someone_elses_files_is_refused(rendered: Path, tmp_path: Path,
+                                                                 target: str) -> None:
+    if target == "own":
+        (tmp_path / "own").mkdir()
+        (tmp_path / "own" / "index.html").write_text("<h1>my own page</h1>")
+        target = str(tmp_path / "own")
+    import re
+
+    config = rendered.parent / f"other-{abs(hash(target))}.toml"
+    config.write_text(re.sub(r'(?m)^reports = ".*"$', f'reports = "{target}"', rendered.read_text()))
+    before = {p.name for p in Path(target).iterdir()} if target.endswith("own") else None
+    result = _cli("report", "--config", str(config), "--month", "2026-09")
+    assert result.exit_code == 1
+    assert "the reports folder holds files alignment did not write" in result.output
+    if target.endswith("own"):
+        assert (tmp_path / "own" / "index.html").read_text() == "<h1>my own page</h1>"
+        assert {p.name for p in (tmp_path / "own").iterdir()} == before
+    assert not Path("/etc/.alignment-reports").exists()
+
+
+def test_a_month_left_aside_by_a_killed_swap_is_recovered_by_the_next_run(rendered: Path) -> None:
+    from alignment.report import build_index
+
+    reports = rendered.parent / "reports"
+    (reports / "2026-09").rename(reports / ".2026-09.previous")  # killed between the two renames
+    index = build_index(reports)
+    assert (reports / "2026-09" / "metrics.json").is_file()
+    assert "2026-09/review.html" in index.read_text()
+
+
+@pytest.mark.slow
+def test_a_second_render_waits_for_the_first_and_says_so(rendered: Path) -> None:
+    import fcntl
+    import subprocess
+    import sys
+    import time
+
+    reports = rendered.parent / "reports"
+    command = [str(Path(sys.executable).with_name("alignment")), "report", "--config", str(rendered), "--month",
+               "2026-09"]
+    with (reports / ".render.lock").open("a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("2026-09 is being rendered by process 4242\n")
+        held.flush()
+        second = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert second.poll() is None  # waiting, not deleting the first run's files
+        held.truncate(0)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    _, stderr = second.communicate(timeout=300)
+    assert second.returncode == 0, stderr
+    assert "2026-09 is being rendered by process 4242: waiting for it to finish" in stderr
