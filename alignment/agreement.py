@@ -32,6 +32,9 @@ from alignment.exceptions import AgreementError
 FILE_PATTERN = re.compile(r"^agreement-v(\d{4,})-(\d{8}T\d{6})\.yaml$")
 LOCK_NAME = ".agreements.lock"
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Characters that never belong in a name: newlines, tabs, terminal escapes."""
+
 Signer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -108,10 +111,21 @@ def make_agreement(**fields) -> Agreement:
         The fields of :class:`Agreement` (nested sections as dicts).
     """
     try:
-        return Agreement.model_validate(fields)
+        agreement = Agreement.model_validate(fields)
     except ValidationError as exc:
         raise AgreementError(_first_error(exc),
                              hint="fill in both signers and consistent thresholds, then save again") from None
+    for team in ("marketing", "sales"):
+        if CONTROL_CHARACTERS.search(getattr(agreement.signed_by, team)):
+            # A newline or an escape sequence in a name could forge lines of `agreement list`.
+            raise AgreementError(f"the {team} signer's name holds a control character (a newline, tab or "
+                                 "terminal escape)", hint="type the name only, on one line")
+    return agreement
+
+
+def printable(text: str) -> str:
+    """Text with control characters shown as escapes (``\\x1b``), for a terminal line."""
+    return CONTROL_CHARACTERS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
 
 
 @contextlib.contextmanager
@@ -287,7 +301,8 @@ def summary_line(agreement: Agreement) -> str:
             f"model {agreement.model_version}  "
             f"MQL >= {t.mql:g}  fast-track >= {t.fast_track:g}  recycle < {t.recycle:g}  "
             f"{s.mql_per_month} MQLs/month at >= {s.min_win_rate:.0%}  "
-            f"signed {agreement.signed_by.marketing} (marketing), {agreement.signed_by.sales} (sales)")
+            f"signed {printable(agreement.signed_by.marketing)} (marketing), "
+            f"{printable(agreement.signed_by.sales)} (sales)")
 
 
 def run_list(config_path: str | Path | None) -> None:

