@@ -13,7 +13,7 @@ from alignment.cli import cli
 from tests.browser import CHROMIUM_ARGS, chromium_path
 
 SCRIPT = "<script>alert('script')</script>Giveaway Blitz"
-IMAGE = '<img src=x onerror="alert(\'img\')">Partner'
+IMAGE = "<img src=x onerror=\"alert('img')\">Partner"
 
 
 def _cli(*args: str):
@@ -21,7 +21,9 @@ def _cli(*args: str):
 
 
 @pytest.fixture(scope="module")
-def hostile_workspace(demo_dir: Path, fitted_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hostile_workspace(
+    demo_dir: Path, fitted_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The demo workspace whose campaign, source, team and rejection reason values carry script payloads."""
     root = tmp_path_factory.mktemp("hostile") / "workspace"
     shutil.copytree(demo_dir, root)
@@ -31,7 +33,9 @@ def hostile_workspace(demo_dir: Path, fitted_model_dir: Path, tmp_path_factory: 
     top_campaign = leads["campaign"].value_counts().index[0]
     leads.loc[leads["campaign"] == top_campaign, "campaign"] = SCRIPT
     leads.loc[leads["source"] == leads["source"].value_counts().index[0], "source"] = IMAGE
-    leads["team"] = ["<b onmouseover=alert('team')>North</b>", IMAGE] * (len(leads) // 2) + [IMAGE] * (len(leads) % 2)
+    leads["team"] = ["<b onmouseover=alert('team')>North</b>", IMAGE] * (len(leads) // 2) + [IMAGE] * (
+        len(leads) % 2
+    )
     leads.loc[leads["rejection_reason"] != "", "rejection_reason"] = "<svg onload=alert('reason')>budget"
     leads.to_csv(root / "leads.csv", index=False)
     return root / "alignment.toml"
@@ -67,8 +71,13 @@ def test_script_in_export_values_never_runs_in_the_review(hostile_workspace: Pat
 # --- database sources are opened read-only ----------------------------------------------------------------
 
 
-WRITES = ["DROP TABLE other", "SELECT * FROM leads; DROP TABLE other", "DELETE FROM other",
-          "SELECT * INTO copied FROM leads", "WITH gone AS (DELETE FROM other RETURNING *) SELECT * FROM gone"]
+WRITES = [
+    "DROP TABLE other",
+    "SELECT * FROM leads; DROP TABLE other",
+    "DELETE FROM other",
+    "SELECT * INTO copied FROM leads",
+    "WITH gone AS (DELETE FROM other RETURNING *) SELECT * FROM gone",
+]
 
 
 def _sqlite_crm(folder: Path) -> Path:
@@ -77,8 +86,10 @@ def _sqlite_crm(folder: Path) -> Path:
     database = folder / "crm.db"
     with sqlite3.connect(database) as connection:
         connection.execute("CREATE TABLE leads (lead_id TEXT, outcome TEXT, industry TEXT)")
-        connection.executemany("INSERT INTO leads VALUES (?, ?, ?)",
-                               [(f"l{i}", "won" if i % 3 == 0 else "lost", "retail") for i in range(60)])
+        connection.executemany(
+            "INSERT INTO leads VALUES (?, ?, ?)",
+            [(f"l{i}", "won" if i % 3 == 0 else "lost", "retail") for i in range(60)],
+        )
         connection.execute("CREATE TABLE other (x INTEGER)")
     return database
 
@@ -91,7 +102,9 @@ def _tables(database: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("query", WRITES)
-def test_a_leads_query_that_writes_is_refused_in_one_line_and_writes_nothing(tmp_path: Path, query: str) -> None:
+def test_a_leads_query_that_writes_is_refused_in_one_line_and_writes_nothing(
+    tmp_path: Path, query: str
+) -> None:
     database = _sqlite_crm(tmp_path)
     config = tmp_path / "alignment.toml"
     config.write_text(f'[source]\nleads = "sqlite:///{database}"\nleads_query = """{query}"""\n')
@@ -173,8 +186,9 @@ def rendered(demo_dir: Path, fitted_model_dir: Path, tmp_path_factory: pytest.Te
 
 
 @pytest.mark.parametrize("target", ["own", "..", "/etc"])
-def test_a_reports_folder_holding_someone_elses_files_is_refused(rendered: Path, tmp_path: Path,
-                                                                 target: str) -> None:
+def test_a_reports_folder_holding_someone_elses_files_is_refused(
+    rendered: Path, tmp_path: Path, target: str
+) -> None:
     if target == "own":
         (tmp_path / "own").mkdir()
         (tmp_path / "own" / "index.html").write_text("<h1>my own page</h1>")
@@ -211,8 +225,14 @@ def test_a_second_render_waits_for_the_first_and_says_so(rendered: Path) -> None
     import time
 
     reports = rendered.parent / "reports"
-    command = [str(Path(sys.executable).with_name("alignment")), "report", "--config", str(rendered), "--month",
-               "2026-09"]
+    command = [
+        str(Path(sys.executable).with_name("alignment")),
+        "report",
+        "--config",
+        str(rendered),
+        "--month",
+        "2026-09",
+    ]
     with (reports / ".render.lock").open("a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         held.write("2026-09 is being rendered by process 4242\n")
@@ -242,9 +262,15 @@ def test_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> No
     n = 2_000
     segment = rng.choice([FORMULA, "+cmd|' /C calc'!A0", "@SUM(1+1)", "retail", "-2+3"], n)
     y = rng.random(n) < np.where(segment == "retail", 0.4, 0.15)
-    pd.DataFrame({"lead_id": [f"=id{i}" if i < 5 else f"l{i}" for i in range(n)], "segment": segment,
-                  "employees": rng.gamma(2.0, 40, n), "delta": rng.normal(-20, 5, n),
-                  "outcome": np.where(y, "won", "lost")}).to_csv(tmp_path / "leads.csv", index=False)
+    pd.DataFrame(
+        {
+            "lead_id": [f"=id{i}" if i < 5 else f"l{i}" for i in range(n)],
+            "segment": segment,
+            "employees": rng.gamma(2.0, 40, n),
+            "delta": rng.normal(-20, 5, n),
+            "outcome": np.where(y, "won", "lost"),
+        }
+    ).to_csv(tmp_path / "leads.csv", index=False)
     (tmp_path / "alignment.toml").write_text('[source]\nleads = "leads.csv"\n')
     fit_model(tmp_path / "alignment.toml", progress=False)
     points = (tmp_path / "model" / "points.csv").read_text()
@@ -256,8 +282,15 @@ def test_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> No
     assert not numeric.loc[numeric["attribute"] == "delta", "band"].str.startswith("'").any()
 
     scored_out = tmp_path / "scores.csv"
-    result = _cli("score", "--model", str(tmp_path / "model"), "--input", str(tmp_path / "leads.csv"),
-                  "--out", str(scored_out))
+    result = _cli(
+        "score",
+        "--model",
+        str(tmp_path / "model"),
+        "--input",
+        str(tmp_path / "leads.csv"),
+        "--out",
+        str(scored_out),
+    )
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(scored_out, dtype=str)
     assert scores["lead_id"].iloc[0] == "'=id0" and scores["lead_id"].iloc[10] == "l10"
@@ -272,13 +305,26 @@ def test_a_signer_name_with_control_characters_is_refused_and_escaped_when_liste
     from alignment.agreement import Agreement, make_agreement, summary_line
     from alignment.exceptions import AgreementError
 
-    fields = {"model_version": "abc", "thresholds": {"mql": 50, "fast_track": 80, "recycle": 20},
-              "service_levels": {"follow_up_hours": 24, "accept_within_days": 5, "mql_per_month": 100,
-                                 "min_win_rate": 0.05}}
+    fields = {
+        "model_version": "abc",
+        "thresholds": {"mql": 50, "fast_track": 80, "recycle": 20},
+        "service_levels": {
+            "follow_up_hours": 24,
+            "accept_within_days": 5,
+            "mql_per_month": 100,
+            "min_win_rate": 0.05,
+        },
+    }
     forged = "Ann\x1b]0;owned\x07\nv9    signed Mallory"
     with pytest.raises(AgreementError, match="control character"):
         make_agreement(**fields, signed_by={"marketing": forged, "sales": "Bob"})
-    hand_edited = Agreement.model_validate({**fields, "version": 3, "created_at": "2026-11-02T10:00:00",
-                                            "signed_by": {"marketing": forged, "sales": "Bob"}})
+    hand_edited = Agreement.model_validate(
+        {
+            **fields,
+            "version": 3,
+            "created_at": "2026-11-02T10:00:00",
+            "signed_by": {"marketing": forged, "sales": "Bob"},
+        }
+    )
     line = summary_line(hand_edited)
     assert "\n" not in line and "\x1b" not in line and "\\x1b]0;owned\\x07\\nv9" in line
