@@ -50,6 +50,7 @@ CONTACT_PATTERN = re.compile(
     r"|^(e_?mail|email_address|e_?mail_address|work_email|personal_email|business_email)$"
     r"|phone|mobile|^fax$|^cell$|^(street|street_address|address|address_line_?\d?|postal_address)$"
     r"|linkedin"
+    r"|^contact_|_contact$|^contact_person|kontakt|telefon|e_?mail"
 )
 """Contact details (names, e-mail, phone, street address): never features, ignored automatically."""
 
@@ -64,6 +65,38 @@ def normalise_header(header: str) -> str:
 def is_contact_column(header: str) -> bool:
     """True for a column holding contact details (names, e-mail, phone, address), by its name."""
     return bool(CONTACT_PATTERN.search(normalise_header(header)))
+
+
+EMAIL_VALUE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+PHONE_VALUE = re.compile(r"^(?=(?:\D*\d){9,15}\D*$)\+?[\d\s().\-/]{9,24}$")
+DATE_LIKE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(\s|$)")
+CONTACT_VALUE_SHARE = 0.3
+"""Share of a text column's values that look like e-mail addresses or phone numbers from which it is
+contact data, whatever its name."""
+CONTACT_SAMPLE = 2_000
+
+
+def holds_contact_details(values: pd.Series) -> str | None:
+    """``"e-mail addresses"`` or ``"phone numbers"`` when a text column holds them (by its values), else None.
+
+    Numbers read as numbers are never phone numbers here (an id or a count); a phone number needs a
+    separator or a leading ``+`` (``+49 30 1234567``, ``(030) 123-4567``).
+    """
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return None
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return None
+    if len(text) > CONTACT_SAMPLE:
+        text = text.sample(CONTACT_SAMPLE, random_state=0)
+    if text.str.match(EMAIL_VALUE).mean() >= CONTACT_VALUE_SHARE:
+        return "e-mail addresses"
+    phones = (text.str.match(PHONE_VALUE) & text.str.contains(r"[\s()+.\-/]", regex=True)
+              & ~text.str.match(DATE_LIKE))
+    if phones.mean() >= CONTACT_VALUE_SHARE:
+        return "phone numbers"
+    return None
 
 
 # --- schemas ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from alignment import contract
 from alignment.config import DEFAULT_MISSING, Config, is_url
 from alignment.exceptions import ConfigError, DataError
 from alignment.presets import PRESET_CUMULATIVE, PRESET_OUTCOMES, preset_mapping
+from alignment.wording import listing
 
 SEPARATORS = (",", ";", "\t", "|")
 SNIFF_BYTES = 1 << 16
@@ -185,6 +186,13 @@ def _check_extra_fields(text: str, separator: str, label: str) -> None:
             )
 
 
+def _check_width(n_columns: int, label: str) -> None:
+    """Refuse a table wider than :data:`MAX_COLUMNS` early, before any per-column work."""
+    if n_columns > MAX_COLUMNS:
+        raise DataError(f"the table has {n_columns:,} columns, more than the {MAX_COLUMNS:,} alignment reads",
+                        file=label, hint="export only the lead's attributes and the contract columns")
+
+
 def _read_text(
     path: Path, label: str, separator: str | None, encoding: str | None, columns: list[str] | None
 ) -> pd.DataFrame:
@@ -207,6 +215,8 @@ def _read_text(
     except LookupError:
         raise DataError(f"unknown encoding '{encoding}'", file=label, hint="use utf-8 or latin-1") from None
     separator = separator or sniff_separator(text)
+    header = raw.split(b"\n", 1)[0].decode(encoding, errors="ignore")
+    _check_width(header.count(separator) + 1, label)  # before parsing the whole file
     _check_extra_fields(text, separator, label)
     try:
         with catch_warnings():
@@ -285,6 +295,8 @@ def _read_excel(path: Path, label: str, sheet: str | int | None) -> pd.DataFrame
     # dtype=object keeps text cells as written ("01234" stays text); _clean infers numbers after.
     frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, engine="openpyxl", dtype=object)
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame.attrs["sheets"] = names
+    frame.attrs["sheet"] = sheet if isinstance(sheet, str) else names[sheet or 0]
     return frame.drop(
         columns=[c for c in frame.columns if re.fullmatch(r"Unnamed: \d+", c) and frame[c].isna().all()]
     )
@@ -294,6 +306,9 @@ def _sqlite_file(url: str) -> str | None:
     match = re.match(r"sqlite(\+\w+)?:///(.+)$", url)
     return None if not match or match.group(2).startswith(":memory:") else match.group(2).split("?")[0]
 
+
+MAX_COLUMNS = 2_000
+"""Widest table read: a CRM export of leads has tens to a few hundred columns; 100,000 is not an export."""
 
 SQL_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",
                 "mssql": "tsql", "oracle": "oracle", "snowflake": "snowflake", "bigquery": "bigquery"}
@@ -501,6 +516,7 @@ def read_table(
         raise ValueError(f"sheet must be a name or a 0-based number, got {sheet!r}")
     location = str(location)
     label = _label(location)
+    workbook: dict = {}
     if is_url(location):
         frame = _read_sql(location, label, table, query, columns)
         row_offset = 1
@@ -514,6 +530,7 @@ def read_table(
             frame, row_offset = _read_parquet(path, label, columns), 1
         elif suffix in EXCEL_SUFFIXES or head.startswith(b"PK\x03\x04"):
             frame, row_offset = _read_excel(path, label, sheet), 2
+            workbook = {key: frame.attrs[key] for key in ("sheets", "sheet")}
         elif suffix == ".xls":
             raise DataError(
                 "old .xls workbooks are not supported", file=label, hint="save it as .xlsx or CSV"
@@ -522,6 +539,7 @@ def read_table(
             frame, row_offset = _read_text(path, label, separator, encoding, columns), 2
     if frame.shape[1] == 0:
         raise DataError("the file has no columns", file=label, hint="export it again with a header row")
+    _check_width(frame.shape[1], label)
     if len(frame) == 0:
         raise DataError(
             "there is a header but no data rows",
@@ -531,7 +549,7 @@ def read_table(
     frame = _clean(
         frame.reset_index(drop=True), DEFAULT_MISSING if missing_values is None else missing_values
     )
-    frame.attrs.update(source=label, row_offset=row_offset)
+    frame.attrs.update(source=label, row_offset=row_offset, **workbook)
     return frame
 
 
@@ -769,7 +787,7 @@ def _map_outcome(
     unmapped = mapped.isna()
     if unmapped.any():
         counts = raw[unmapped].astype("str").value_counts()
-        shown = ", ".join(f"'{v}' ({n} rows)" for v, n in counts.head(8).items())
+        shown = listing(f"'{v}' ({n:,} rows)" for v, n in counts.items())
         first = raw.index[unmapped][0]
         raise DataError(
             f"outcome values not mapped to won/lost/open: {shown}",
@@ -1134,6 +1152,11 @@ def conform_leads(
             if candidates
             else "map the column that says won/lost onto outcome in the config [mapping]"
         )
+        sheets = raw.attrs.get("sheets") or []
+        if len(sheets) > 1:
+            names = listing(repr(s) for s in sheets)
+            hint = (f"this is sheet '{raw.attrs.get('sheet')}' of the workbook's {names}: set source.sheet "
+                    "to the one holding the leads, or " + hint)
         raise DataError(
             "there is no outcome column",
             file=label,
@@ -1373,6 +1396,14 @@ def _families(
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
     listed = config.families.family_of()
     contact = [c for c in leads.columns if contract.is_contact_column(c)]
+    for column in leads.columns:
+        if column in contact or column in contract.LEAD_COLUMNS or column in listed:
+            continue
+        found = contract.holds_contact_details(leads[column])
+        if found:  # contact data under a name nobody would guess: kept out of every artifact all the same
+            contact.append(column)
+            warnings.append(f"{label}: column '{column}' holds {found}: treated as contact details, never a "
+                            "feature (list it under [families] to use it anyway)")
     cumulative = [
         c
         for c in PRESET_CUMULATIVE.get(config.source.preset, ())
@@ -1410,9 +1441,9 @@ def _families(
         if c not in contract.LEAD_COLUMNS and c not in families and c not in ignored
     }
     if guessed:
-        shown = ", ".join(f"{c} → {f}" for c, f in guessed.items())
+        shown = listing(f"{c} → {f}" for c, f in guessed.items())
         warnings.append(
-            f"{label}: {len(guessed)} columns are in no family and were assigned by name ({shown}) — "
+            f"{label}: {len(guessed):,} columns are in no family and were assigned by name ({shown}) — "
             "list them under [families] (or families.ignore) to decide"
         )
     families.update(guessed)
@@ -1479,7 +1510,9 @@ def load_workspace(config: Config) -> Workspace:
             missing_values=source.missing_values,
         )
         label, offset = raw.attrs["source"], raw.attrs["row_offset"]
+        workbook = {key: raw.attrs[key] for key in ("sheets", "sheet") if key in raw.attrs}
         raw = apply_joins(raw, config, label, warnings)
+        raw.attrs.update(workbook)
         steps.update()
         leads, lead_warnings, excluded = conform_leads(raw, config, label, offset)
         warnings.extend(lead_warnings)

@@ -16,6 +16,7 @@ from alignment import contract
 from alignment.config import Config, find_config, load_config, parse_config
 from alignment.exceptions import AlignmentError, ConfigError, DataError
 from alignment.loader import Workspace, load_workspace
+from alignment.wording import listing
 
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml")
 
@@ -78,9 +79,9 @@ def summary(workspace: Workspace) -> list[str]:
             column + (" (guessed)" if column in workspace.guessed_families else "")
         )
     for family, columns in by_family.items():
-        lines.append(f"family {family}: {', '.join(columns)}")
+        lines.append(f"family {family}: {listing(columns, 40)}")
     if workspace.ignored:
-        lines.append(f"ignored (never features): {', '.join(workspace.ignored)}")
+        lines.append(f"ignored (never features): {listing(workspace.ignored, 40)}")
     if workspace.activities is not None:
         activities = workspace.activities
         types = activities["activity_type"].value_counts()

@@ -328,3 +328,87 @@ def test_a_signer_name_with_control_characters_is_refused_and_escaped_when_liste
     )
     line = summary_line(hand_edited)
     assert "\n" not in line and "\x1b" not in line and "\\x1b]0;owned\\x07\\nv9" in line
+
+
+# --- absurd input is refused early; messages that list names are capped -----------------------------------
+
+
+def test_a_table_wider_than_the_limit_is_refused_before_any_work(tmp_path: Path) -> None:
+    from alignment.loader import MAX_COLUMNS
+
+    header = ",".join(f"c{i}" for i in range(100_000)) + ",outcome\n"
+    (tmp_path / "wide.csv").write_text(header + ",".join("0" for _ in range(100_000)) + ",won\n")
+    result = _cli("validate", str(tmp_path / "wide.csv"))
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: {tmp_path / 'wide.csv'}: the table has 100,001 columns, more than the {MAX_COLUMNS:,} "
+        "alignment reads — export only the lead's attributes and the contract columns"
+    )
+
+
+def test_a_list_of_unmapped_outcome_values_ends_with_how_many_more(tmp_path: Path) -> None:
+    pd.DataFrame({"outcome": [f"stage {i}" for i in range(10_000)]}).to_csv(
+        tmp_path / "many.csv", index=False
+    )
+    result = _cli("validate", str(tmp_path / "many.csv"))
+    assert result.exit_code == 1 and "… and 9,992 more" in result.output
+    assert len(result.output) < 1_000
+
+
+def test_an_excel_cover_sheet_names_the_sheets(tmp_path: Path) -> None:
+    with pd.ExcelWriter(tmp_path / "export.xlsx") as writer:
+        pd.DataFrame({"About": ["Exported from the CRM"]}).to_excel(writer, sheet_name="Cover", index=False)
+        pd.DataFrame({"industry": ["a", "b"] * 20, "outcome": ["won", "lost"] * 20}).to_excel(
+            writer, sheet_name="Leads", index=False
+        )
+    result = _cli("validate", str(tmp_path / "export.xlsx"))
+    assert result.exit_code == 1
+    assert "this is sheet 'Cover' of the workbook's 'Cover', 'Leads': set source.sheet" in result.output
+    (tmp_path / "alignment.toml").write_text('[source]\nleads = "export.xlsx"\nsheet = "Leads"\n')
+    assert _cli("validate", "--config", str(tmp_path / "alignment.toml")).exit_code == 0
+
+
+def test_a_parquet_outcome_of_floats_is_read_like_integers(tmp_path: Path) -> None:
+    import numpy as np
+
+    outcome = np.where(np.arange(60) % 3 == 0, 1.0, 0.0)
+    pd.DataFrame({"industry": ["a", "b"] * 30, "outcome": outcome}).to_parquet(tmp_path / "leads.parquet")
+    result = _cli("validate", str(tmp_path / "leads.parquet"))
+    assert result.exit_code == 0, result.output
+    assert "outcome: won 20, lost 40, open 0" in result.output
+
+
+# --- contact details under unfamiliar names -----------------------------------------------------------------
+
+
+def test_contact_details_are_found_by_their_values_and_kept_out_of_every_artifact(tmp_path: Path) -> None:
+    import numpy as np
+
+    from alignment.model import fit_model
+
+    rng = np.random.default_rng(8)
+    n = 1_500
+    y = rng.random(n) < 0.25
+    frame = pd.DataFrame(
+        {
+            "industry": rng.choice(["retail", "software", "health"], n),
+            "partner_ref": [f"p{i}@partner-mail.example" for i in range(n)],  # e-mail under a neutral name
+            "Rückruf": [
+                f"+49 30 {rng.integers(1_000_000, 9_999_999)}" for _ in range(n)
+            ],  # phone, German name
+            "Kontakt E-Mail": [f"k{i}@firma.example" for i in range(n)],
+            "contact_person": [f"Person {i}" for i in range(n)],
+            "outcome": np.where(y, "won", "lost"),
+        }
+    )
+    frame.to_csv(tmp_path / "leads.csv", index=False)
+    (tmp_path / "alignment.toml").write_text('[source]\nleads = "leads.csv"\n')
+    result = _cli("validate", "--config", str(tmp_path / "alignment.toml"))
+    assert "column 'partner_ref' holds e-mail addresses: treated as contact details" in result.output
+    assert "column 'Rückruf' holds phone numbers" in result.output
+    fit_model(tmp_path / "alignment.toml", progress=False)
+    written = "".join(
+        p.read_text(errors="ignore") for p in (tmp_path / "model").iterdir() if p.suffix != ".joblib"
+    )
+    for secret in ("partner-mail.example", "firma.example", "+49 30", "Person 1"):
+        assert secret not in written
