@@ -59,6 +59,7 @@ from alignment import contract, csvsafe, features, guards, loader, metrics, scor
 from alignment.config import FAMILIES, Config, find_config, load_config, parse_config
 from alignment.exceptions import AlignmentError, DataError, ModelError
 from alignment.features import activity_feature_name, activity_slug, build_features
+from alignment.files import writable_folder
 from alignment.scorecard import PointsScorecard
 
 SPLIT_SHARES = {"training": 0.6, "calibration": 0.2, "validation": 0.2}
@@ -240,8 +241,13 @@ def _check_parent(path: Path) -> None:
 
 
 def _check_out(out: Path) -> None:
-    """Refuse a target that exists and is not a model folder (never overwrite what a user saved)."""
+    """Refuse a target that exists and is not a model folder (never overwrite what a user saved), or whose
+    folder cannot be written (before the fit, not after it)."""
     _check_parent(out)
+    problem = writable_folder(out.parent)
+    if problem:
+        raise ModelError(f"the model folder cannot be written there ({problem})", file=str(out),
+                         hint="choose another --out, or [paths] model in the config")
     if out.exists() and not out.is_dir():
         raise ModelError("the model folder path is a file", file=str(out), hint="choose another --out")
     if out.is_dir() and any(out.iterdir()) and not (out / CARD).is_file():
@@ -914,6 +920,10 @@ def _check_table_out(out_path: Path) -> None:
         raise ModelError("the output file already exists; it will not be overwritten", file=str(out_path),
                          hint="choose another --out, or delete it first")
     _check_parent(out_path)
+    problem = writable_folder(out_path.parent)
+    if problem:
+        raise ModelError(f"the scores cannot be written there ({problem})", file=str(out_path),
+                         hint="choose another --out")
 
 
 def _write_table_atomic(frame: pd.DataFrame, out_path: Path) -> None:

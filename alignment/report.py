@@ -30,6 +30,7 @@ import pandas as pd
 
 from alignment import review
 from alignment.exceptions import AlignmentError, ReportError
+from alignment.files import writable_folder
 
 TEMPLATE = "03_monthly_review.ipynb"
 FILES = ("review.html", "review.ipynb", "metrics.json")
@@ -498,8 +499,9 @@ def _reports_folder(reports: Path) -> Path:
     except OSError as exc:
         raise ReportError(f"cannot use the reports folder ({exc.strerror})", file=str(reports),
                           hint="point [paths] reports in the config at a folder you can write to") from None
-    if not os.access(reports, os.W_OK | os.X_OK):
-        raise ReportError("the reports folder is not writable", file=str(reports),
+    problem = writable_folder(reports)
+    if problem:
+        raise ReportError(f"the reports folder cannot be written ({problem})", file=str(reports),
                           hint="point [paths] reports at a folder you can write to, or fix its permissions")
     return reports
 

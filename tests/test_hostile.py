@@ -412,3 +412,38 @@ def test_contact_details_are_found_by_their_values_and_kept_out_of_every_artifac
     )
     for secret in ("partner-mail.example", "firma.example", "+49 30", "Person 1"):
         assert secret not in written
+
+
+# --- folders that cannot be written: one line, before the work ------------------------------------------
+
+
+def test_a_model_folder_that_cannot_be_written_is_refused_before_the_fit(tmp_path: Path) -> None:
+    # /sys refuses new files even to root: a real unwritable folder on any Linux machine.
+    (tmp_path / "leads.csv").write_text("not,a,history\n")  # the fit would fail on this, were it started
+    (tmp_path / "alignment.toml").write_text('[source]\nleads = "leads.csv"\n')
+    result = _cli("fit", "--config", str(tmp_path / "alignment.toml"), "--out", "/sys/alignment-test/model")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "error: /sys/alignment-test/model: the model folder cannot be written there"
+    )
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_scores_and_reports_that_cannot_be_written_are_one_line(
+    rendered: Path, fitted_model_dir: Path
+) -> None:
+    import re
+
+    leads = rendered.parent / "leads.csv"
+    result = _cli(
+        "score", "--model", str(fitted_model_dir), "--input", str(leads), "--out", "/sys/scores.csv"
+    )
+    assert result.exit_code == 1 and "cannot be written there" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    config = rendered.parent / "sys-reports.toml"
+    config.write_text(
+        re.sub(r'(?m)^reports = ".*"$', 'reports = "/sys/alignment-reports"', rendered.read_text())
+    )
+    result = _cli("report", "--config", str(config), "--month", "2026-09")
+    assert result.exit_code == 1 and "reports folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
