@@ -15,6 +15,12 @@ stripped from the page (``--strip_sources=True``), tracebacks are hidden
 (``--show_tracebacks=False``), the server listens on the loopback interface only, and the browser
 is not opened. ``tests/test_workshop_browser.py`` sends an ``execute_request`` from the page and
 checks that it does not run.
+
+Every page load starts a kernel (about 270 MB), so the page is guarded before one starts
+(:func:`page_guard`, Voilà's prelaunch hook): a load that another web site triggers (a cross-origin
+image, script or frame: the browser's ``Sec-Fetch-Site``/``Origin`` headers say so) is refused with 403;
+beyond :data:`MAX_KERNELS` open pages a load is refused with 503 and a sentence saying why. A kernel whose
+page is gone (no websocket) is stopped after :data:`IDLE_SECONDS` without activity.
 """
 
 from __future__ import annotations
@@ -42,6 +48,64 @@ from alignment.thresholds import ThresholdEngine
 NOTEBOOK = "02_threshold_workshop.ipynb"
 KERNEL = "alignment"
 HOST = "127.0.0.1"
+MAX_KERNELS = 4
+"""Workshop pages open at once (the projector, a laptop or two); one more is refused until one closes."""
+IDLE_SECONDS = 600
+"""A kernel without a connected page and without activity for this long is stopped."""
+CULL_INTERVAL_SECONDS = 30
+ALLOWED_FETCH_SITES = ("none", "same-origin")
+"""``Sec-Fetch-Site`` values of a page the user opened (typed, bookmarked, reloaded); others come from
+another site."""
+ALLOWED_FETCH_DESTS = ("document", "empty")
+
+
+def page_guard(handler, notebook=None, cwd=None, *, max_kernels: int | None = None):
+    """Voilà's prelaunch hook: refuse a page load from another site, or beyond the kernel cap.
+
+    Parameters
+    ----------
+    handler : tornado.web.RequestHandler
+        The page request (Voilà's handler: ``kernel_manager`` lists the running kernels).
+    notebook, cwd
+        Passed by Voilà; unused (the notebook is served as it is).
+    max_kernels : int, optional
+        Default ``ALIGNMENT_WORKSHOP_MAX_KERNELS`` from the environment, else :data:`MAX_KERNELS`.
+
+    Raises
+    ------
+    tornado.web.HTTPError
+        403 for a cross-origin load, 503 when the cap is reached.
+    """
+    from tornado.web import HTTPError
+
+    headers = handler.request.headers
+    site, dest = headers.get("Sec-Fetch-Site"), headers.get("Sec-Fetch-Dest")
+    origin = headers.get("Origin")
+    own = f"{handler.request.protocol}://{handler.request.host}"
+    if (site is not None and site not in ALLOWED_FETCH_SITES) or (dest is not None and
+                                                                  dest not in ALLOWED_FETCH_DESTS) \
+            or (origin is not None and origin != own):
+        raise HTTPError(403, reason="The workshop opens only from its own address, not from another page")
+    limit = max_kernels or int(os.environ.get("ALIGNMENT_WORKSHOP_MAX_KERNELS", MAX_KERNELS))
+    running = len(handler.kernel_manager.list_kernel_ids())
+    if running >= limit:
+        raise HTTPError(503, reason=f"The workshop is already open in {running} pages: close one, or wait "
+                                    "a few minutes for an idle one to stop")
+    return None
+
+
+def _voila_config(workdir: Path, idle_seconds: float, max_kernels: int) -> Path:
+    """A ``voila.py`` in ``workdir`` installing :func:`page_guard` and kernel culling."""
+    interval = max(1, min(CULL_INTERVAL_SECONDS, int(idle_seconds) // 2))
+    (workdir / "voila.py").write_text(
+        "import functools\n"
+        "from alignment.serve import page_guard\n"
+        "c.VoilaConfiguration.prelaunch_hook = functools.partial(page_guard, "
+        f"max_kernels={int(max_kernels)})\n"
+        f"c.MappingKernelManager.cull_idle_timeout = {int(idle_seconds)}\n"
+        f"c.MappingKernelManager.cull_interval = {interval}\n"
+        "c.MappingKernelManager.cull_connected = False\n", encoding="utf-8")
+    return workdir
 
 
 class ServeError(AlignmentError):
@@ -70,11 +134,15 @@ def _kernel_path(workdir: Path) -> str | None:
     return str(workdir)
 
 
-def voila_command(port: int) -> list[str]:
-    """The Voilà command line: loopback only, no sources, no tracebacks, no browser, fixed port."""
-    return [sys.executable, "-m", "voila", str(notebook_path(NOTEBOOK)), "--no-browser",
-            f"--port={port}", f"--Voila.ip={HOST}", "--Voila.port_retries=0",
-            "--strip_sources=True", "--show_tracebacks=False", "--theme=light"]
+def voila_command(port: int, config_dir: Path | None = None) -> list[str]:
+    """The Voilà command line: loopback only, no sources, no tracebacks, no browser, fixed port; with
+    ``config_dir``, the ``voila.py`` of :func:`_voila_config` (page guard, kernel culling)."""
+    command = [sys.executable, "-m", "voila", str(notebook_path(NOTEBOOK)), "--no-browser",
+               f"--port={port}", f"--Voila.ip={HOST}", "--Voila.port_retries=0",
+               "--strip_sources=True", "--show_tracebacks=False", "--theme=light"]
+    if config_dir is not None:
+        command.append(f"--Voila.config_file_paths={config_dir}")
+    return command
 
 
 class WorkshopServer:
@@ -92,11 +160,18 @@ class WorkshopServer:
         Seconds to wait for the server to answer.
     log_path : str, Path or None
         Where Voilà's own log goes (default: a temporary file).
+    idle_seconds : float
+        A kernel without a page for this long is stopped (:data:`IDLE_SECONDS`).
+    max_kernels : int
+        Pages open at once (:data:`MAX_KERNELS`).
     """
 
     def __init__(self, config_path: str | Path | None, model_dir: str | Path | None = None,
                  port: int | None = None, startup_timeout: float = 60.0,
-                 log_path: str | Path | None = None) -> None:
+                 log_path: str | Path | None = None, idle_seconds: float = IDLE_SECONDS,
+                 max_kernels: int = MAX_KERNELS) -> None:
+        self.idle_seconds = idle_seconds
+        self.max_kernels = max_kernels
         self.config_path = config_path
         self.model_dir = model_dir
         self.port = port
@@ -142,7 +217,9 @@ class WorkshopServer:
         log = Path(self.log_path) if self.log_path else self._workdir / "voila.log"
         self._log_path = log
         with open(log, "ab") as log_handle:
-            self.process = subprocess.Popen(voila_command(self.port), env=env, stdout=log_handle,
+            command = voila_command(self.port, _voila_config(self._workdir, self.idle_seconds,
+                                                             self.max_kernels))
+            self.process = subprocess.Popen(command, env=env, stdout=log_handle,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + self.startup_timeout
         # Any HTTP answer means the server is up; the page itself is not fetched (it starts a kernel).

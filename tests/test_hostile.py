@@ -447,3 +447,56 @@ def test_scores_and_reports_that_cannot_be_written_are_one_line(
     result = _cli("report", "--config", str(config), "--month", "2026-09")
     assert result.exit_code == 1 and "reports folder" in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+# --- the workshop server cannot be flooded ---------------------------------------------------------------
+
+
+def _kernels(process) -> int:
+    import psutil
+
+    children = psutil.Process(process.pid).children(recursive=True)
+    return sum("ipykernel" in " ".join(child.cmdline()) for child in children)
+
+
+def _get(url: str, headers: dict[str, str]) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=180) as response:
+            response.read(1)
+            return response.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, str(error.reason)
+
+
+@pytest.mark.slow
+def test_page_loads_from_other_sites_start_no_kernel_and_open_pages_are_capped_and_culled(
+    rendered: Path,
+) -> None:
+    import time
+
+    from alignment.serve import WorkshopServer
+
+    with WorkshopServer(rendered, startup_timeout=120, idle_seconds=6, max_kernels=2) as server:
+        # what an <img src="http://127.0.0.1:8866/"> on any web page would send
+        for headers in (
+            {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"},
+            {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Dest": "document"},
+            {"Origin": "http://evil.example"},
+        ):
+            status, reason = _get(server.url, headers)
+            assert status == 403 and "only from its own address" in reason
+        assert _kernels(server.process) == 0
+        assert _get(server.url, {"Sec-Fetch-Site": "none", "Sec-Fetch-Dest": "document"})[0] == 200
+        assert _get(server.url, {})[0] == 200
+        status, reason = _get(server.url, {})
+        assert status == 503 and "already open in 2 pages" in reason
+        assert _kernels(server.process) == 2
+        for _ in range(60):  # pages never connected: their kernels are stopped once idle
+            if _kernels(server.process) == 0:
+                break
+            time.sleep(1)
+        assert _kernels(server.process) == 0
+        assert _get(server.url, {})[0] == 200
