@@ -210,7 +210,7 @@ class WorkshopServer:
             raise ServeError(f"port {self.port} is not a TCP port", hint="pass --port between 1 and 65535")
         self._workdir = Path(tempfile.mkdtemp(prefix="alignment-workshop-"))
         env = {**os.environ, "ALIGNMENT_CONFIG": str(config_path), "ALIGNMENT_MODEL": str(model_dir),
-               "MPLBACKEND": "Agg"}
+               "MPLBACKEND": "Agg", "ALIGNMENT_KERNEL_LOG": str(self._workdir / "kernel.log")}
         extra_path = _kernel_path(self._workdir)
         if extra_path:
             env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [extra_path, env.get("JUPYTER_PATH")]))

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -478,6 +480,30 @@ def _cautions_html(cautions: list[str]) -> str:
     noun = "caution" if len(cautions) == 1 else "cautions"
     return (f'<details class="cautions"><summary><b>{len(cautions)} {noun} about this scale</b> '
             f"(from the fit: read before trusting the numbers)</summary><ul>{items}</ul></details>")
+
+
+KERNEL_LOGGERS = ("ipykernel.comm", "ipywidgets", "Comm", "comm")
+"""Loggers that report a bad message from the page, traceback and server paths included."""
+
+
+def keep_kernel_errors_off_the_page() -> None:
+    """Send the kernel's comm errors to the server's log file, not to the page.
+
+    A malformed ``comm_open`` (a widget protocol version that does not exist, say) makes ipykernel log the
+    traceback; without a handler of its own that lands on the process's standard error, which the kernel
+    relays to the page as a ``stream`` message, with the server's file paths. Voilà's
+    ``show_tracebacks=False`` does not cover it. Served by ``alignment workshop`` (``ALIGNMENT_KERNEL_LOG``
+    set), the loggers write to that file; in JupyterLab nothing changes.
+    """
+    path = os.environ.get("ALIGNMENT_KERNEL_LOG")
+    if not path:
+        return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    for name in KERNEL_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
 
 
 def build_workshop(config_path: str | Path | None, model_dir: str | Path | None = None) -> Workshop:

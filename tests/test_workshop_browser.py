@@ -291,6 +291,43 @@ def test_browser_cannot_execute_code(browser_page, tmp_path):
     assert "execute_reply" not in result and not marker.exists()
 
 
+@pytest.mark.browser
+def test_malformed_widget_messages_send_no_traceback_to_the_page(browser_page):
+    """A comm_open with a widget protocol that does not exist, one to an unknown target and a comm_msg to
+    no comm: the page gets no stream message with a traceback or the server's paths (they go to the log)."""
+    page, server = browser_page
+    replies = page.evaluate(
+        """async () => {
+          const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
+          const ws = new WebSocket(`ws://${location.host}/api/kernels/${config.kernelId}/channels?session_id=p2`);
+          const replies = [];
+          ws.onmessage = (e) => { if (typeof e.data === 'string') replies.push(e.data); };
+          await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
+          const msg = (type, content) => JSON.stringify({
+            header: {msg_id: crypto.randomUUID(), msg_type: type, session: 'p2', username: 'x',
+                     date: new Date().toISOString(), version: '5.3'},
+            parent_header: {}, metadata: {}, content: content, channel: 'shell', buffers: []});
+          ws.send(msg('comm_open', {comm_id: crypto.randomUUID(), target_name: 'jupyter.widget',
+                   data: {state: {_model_module: '@jupyter-widgets/controls', _model_module_version: '9.9.9',
+                                  _model_name: 'NopeModel'}, buffer_paths: []}}));
+          ws.send(msg('comm_open', {comm_id: crypto.randomUUID(), target_name: 'no.such.target', data: {}}));
+          ws.send(msg('comm_msg', {comm_id: 'not-a-comm', data: {method: 'update', state: {}}}));
+          ws.send(msg('kernel_info_request', {}));
+          const deadline = Date.now() + 8000;
+          while (Date.now() < deadline && !replies.some(r => r.includes('kernel_info_reply'))) {
+            await new Promise(r => setTimeout(r, 100));
+          }
+          await new Promise(r => setTimeout(r, 2000));
+          ws.close();
+          return replies;
+        }""")
+    assert any("kernel_info_reply" in reply for reply in replies), "the probe never reached the kernel"
+    streams = [json.loads(reply)["content"].get("text", "") for reply in replies
+               if json.loads(reply)["header"]["msg_type"] in ("stream", "error")]
+    leaked = [text for text in streams if "Traceback" in text or ".py" in text or "No such comm" in text]
+    assert leaked == []
+
+
 def test_entering_a_started_server_starts_nothing_more(fitted_model_dir, demo_config):
     """`with start_workshop_server(...)` must leave no Voilà running behind it."""
     from alignment.serve import start_workshop_server
