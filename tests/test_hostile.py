@@ -500,3 +500,27 @@ def test_page_loads_from_other_sites_start_no_kernel_and_open_pages_are_capped_a
             time.sleep(1)
         assert _kernels(server.process) == 0
         assert _get(server.url, {})[0] == 200
+
+
+def test_the_agreement_sheet_shows_names_and_notes_as_text(tmp_path: Path) -> None:
+    from alignment.agreement import make_agreement, save_agreement, write_sheet
+
+    agreement = make_agreement(
+        model_version="abc",
+        thresholds={"mql": 50, "fast_track": 80, "recycle": 20},
+        service_levels={
+            "follow_up_hours": 24,
+            "accept_within_days": 5,
+            "mql_per_month": 100,
+            "min_win_rate": 0.05,
+        },
+        signed_by={
+            "marketing": "<script>alert('m')</script>Ann",
+            "sales": '<img src=x onerror="alert(1)">Bob',
+        },
+        notes="<b onmouseover=alert(2)>agreed</b>",
+    )
+    saved = save_agreement(agreement, tmp_path / "agreements")
+    sheet = write_sheet(saved, tmp_path / "sheet.html").read_text()
+    assert "<script>alert" not in sheet and "<img src=x" not in sheet and "<b onmouseover" not in sheet
+    assert "&lt;script&gt;alert(&#39;m&#39;)&lt;/script&gt;Ann" in sheet
