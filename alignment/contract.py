@@ -50,7 +50,7 @@ CONTACT_PATTERN = re.compile(
     r"|^(e_?mail|email_address|e_?mail_address|work_email|personal_email|business_email)$"
     r"|phone|mobile|^fax$|^cell$|^(street|street_address|address|address_line_?\d?|postal_address)$"
     r"|linkedin"
-    r"|^contact_|_contact$|^contact_person|kontakt|telefon|e_?mail"
+    r"|^contact_|_contact$|^contact_person|kontakt|telefon|(^|_)e_?mail$"
 )
 """Contact details (names, e-mail, phone, street address): never features, ignored automatically."""
 

@@ -177,29 +177,26 @@ def pipeline_model(pipeline: Path, pipeline_card: dict) -> Path:
     return pipeline.parent / "model"
 
 
+def _score(deals, pipeline: Path, model: Path, folder: Path):
+    """``alignment score`` of ``deals`` (a frame of new deals) with the pipeline's config; the scores."""
+    import pandas as pd
+
+    deals.to_csv(folder / "new.csv", index=False)
+    out = folder / "scored.csv"
+    result = _cli("score", "--model", str(model), "--input", str(folder / "new.csv"), "--out", str(out),
+                  "--config", str(pipeline))
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out)
+
+
 def test_one_new_deal_without_outcome_or_close_date_is_scored_through_the_joins(
     pipeline: Path, pipeline_model: Path, tmp_path: Path
 ) -> None:
     import pandas as pd
 
     deals = pd.read_csv(pipeline.parent / "sales_pipeline.csv")
-    deals[["opportunity_id", "sales_agent", "product", "account"]].head(1).to_csv(
-        tmp_path / "new.csv", index=False
-    )
-    out = tmp_path / "scored.csv"
-    result = _cli(
-        "score",
-        "--model",
-        str(pipeline_model),
-        "--input",
-        str(tmp_path / "new.csv"),
-        "--out",
-        str(out),
-        "--config",
-        str(pipeline),
-    )
-    assert result.exit_code == 0, result.output
-    scored = pd.read_csv(out)
+    scored = _score(deals[["opportunity_id", "sales_agent", "product", "account"]].head(1), pipeline,
+                    pipeline_model, tmp_path)
     assert len(scored) == 1
     reasons = " ".join(scored[["reason_1", "reason_2", "reason_3"]].fillna("").iloc[0])
     # attributes that only the joined tables carry (the team's office, the product's series) were scored
@@ -212,21 +209,8 @@ def test_a_batch_whose_category_is_blank_in_every_row_is_scored(
     import pandas as pd
 
     deals = pd.read_csv(pipeline.parent / "sales_pipeline.csv").head(3).assign(product="")
-    deals.drop(columns=["deal_stage", "close_date", "close_value"]).to_csv(tmp_path / "new.csv", index=False)
-    out = tmp_path / "scored.csv"
-    result = _cli(
-        "score",
-        "--model",
-        str(pipeline_model),
-        "--input",
-        str(tmp_path / "new.csv"),
-        "--out",
-        str(out),
-        "--config",
-        str(pipeline),
-    )
-    assert result.exit_code == 0, result.output
-    assert len(pd.read_csv(out)) == 3
+    new = deals.drop(columns=["deal_stage", "close_date", "close_value"])
+    assert len(_score(new, pipeline, pipeline_model, tmp_path)) == 3
 
 
 def test_reasons_read_as_plain_numbers_with_the_attribute_name() -> None:

@@ -95,7 +95,7 @@ def test_a_month_folder_holding_a_users_file_is_not_replaced(tmp_path):
             report.render_month(config, chosen, progress=False, template=template)
         assert (month / "notes from the meeting.txt").read_text() == "keep me"
         assert (month / "metrics.json").read_text() == "{}"
-        assert not list((tmp_path / "reports").glob(".*"))
+        assert not _leftovers(tmp_path / "reports")
     (month / "notes from the meeting.txt").unlink()
     target = report.render_month(config, None, progress=False, template=template)
     assert target == month and json.loads((month / "metrics.json").read_text()) == {"month": "2026-10"}
@@ -152,6 +152,11 @@ def workspace(demo_dir, fitted_model_dir, tmp_path_factory) -> Path:
     return root
 
 
+def _leftovers(reports: Path) -> list[Path]:
+    """Hidden files a render left in the reports folder, besides its marker and its lock."""
+    return [p for p in reports.glob(".*") if p.name not in (report.REPORTS_MARKER, report.RENDER_LOCK)]
+
+
 def _cli(*args: str):
     from click.testing import CliRunner
 
@@ -190,7 +195,7 @@ def test_report_renders_the_month_through_the_cli(workspace):
     assert not leaked, f"personal data in the HTML: {leaked[:5]}"
     index = (workspace / "reports" / "index.html").read_text(encoding="utf-8")
     assert 'href="2026-10/review.html"' in index
-    assert not list((workspace / "reports").glob(".*"))  # no temporary folder left behind
+    assert not _leftovers(workspace / "reports")  # no temporary folder left behind
 
     # the same inputs give the same metrics.json, byte for byte
     before = (month / "metrics.json").read_bytes()
@@ -250,7 +255,7 @@ def test_the_default_month_is_chosen_by_the_notebook_alone(workspace, tmp_path, 
     assert "2026-10: " in result.output  # the demo's export moment is 2026-10-31 23:59:59
     assert report.rendered_months(copy / "reports") == ["2026-10"]
     assert json.loads((copy / "reports" / "2026-10" / "metrics.json").read_text())["month"] == "2026-10"
-    assert not list((copy / "reports").glob(".*"))  # the temporary folder was renamed, nothing left over
+    assert not _leftovers(copy / "reports")  # the temporary folder was renamed, nothing left over
 
 
 @pytest.mark.slow
@@ -283,7 +288,7 @@ def test_a_failing_render_leaves_the_earlier_report_intact(workspace):
     assert result.output.count("error:") == 1 and "no-such-model" in result.output
     assert "Traceback" not in result.output
     assert {p.name: p.read_bytes() for p in month.iterdir()} == earlier
-    assert not list((workspace / "reports").glob(".*"))
+    assert not _leftovers(workspace / "reports")
 
 
 @pytest.mark.slow
