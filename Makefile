@@ -26,13 +26,22 @@ $(DEMO_CONFIG): $(STAMP)
 $(DEMO)/model/model.json: $(DEMO_CONFIG)
 	$(BIN)/alignment fit --config $(DEMO_CONFIG)
 
+# The demo's agreement: signed once, at the workshop's expected-value optimum, in force before the first
+# reviewed month, so every demo review holds both teams to it.
+DEMO_AGREEMENT_FROM := 2026-04-01
+
 demo: $(DEMO)/model/model.json
+	@ls $(DEMO)/agreements/agreement-v*.yaml >/dev/null 2>&1 || $(BIN)/alignment agreement sign \
+	  --config $(DEMO_CONFIG) --optimum --marketing "Maria Marketing (demo)" --sales "Sam Sales (demo)" \
+	  --effective-from $(DEMO_AGREEMENT_FROM) --min-win-rate 0.07 \
+	  --notes "Signed by make demo at the expected-value optimum"
 	@for month in $(DEMO_REVIEW_MONTHS); do \
 	  $(BIN)/alignment report --config $(DEMO_CONFIG) --month $$month --skip-existing || exit 1; \
 	done
 	@echo ""
 	@echo "Demo history:   $(DEMO)/ (config: $(DEMO_CONFIG))"
 	@echo "Fitted scale:   $(DEMO)/model/ (model.json, points.csv)"
+	@echo "Agreement:      $(DEMO)/agreements/ (alignment agreement list --config $(DEMO_CONFIG))"
 	@echo "Monthly review: reports/ (open reports/index.html)"
 	@echo "Workshop:       $(BIN)/alignment workshop --config $(DEMO_CONFIG)"
 

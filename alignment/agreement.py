@@ -8,7 +8,13 @@ named ``agreement-v{N:04d}-{YYYYmmddTHHMMSS}.yaml``.
 Versions are append-only: a file is written to a temporary name, flushed to disk, then
 hard-linked to its final name (a link never replaces an existing file), all under an exclusive
 lock on the folder so two saves at the same moment get two different version numbers. The
-latest version is the agreement in force.
+version in force on a day is the highest one whose ``effective_from`` is on or before that day (a
+renegotiated agreement may take effect later than it was signed, and a month is always judged by the terms
+in force on its first day).
+
+**Tamper evidence.** Each file ends with a ``# sha256:`` line over everything above it, and records the
+SHA-256 of the previous version's whole file (``previous_sha256``): :func:`verify_history` names the first
+version whose bytes changed after it was saved, a value or a comment alike.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import os
 import re
 import tempfile
@@ -25,10 +32,19 @@ from typing import Annotated
 
 import click
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from alignment.exceptions import AgreementError
 
+SEAL_PREFIX = "# sha256: "
 FILE_PATTERN = re.compile(r"^agreement-v(\d{4,})-(\d{8}T\d{6})\.yaml$")
 LOCK_NAME = ".agreements.lock"
 
@@ -75,12 +91,17 @@ class Signatures(_Strict):
 class Agreement(_Strict):
     """One version of the agreement (fields as in docs/architecture.md, "Agreements").
 
-    ``version`` and ``created_at`` are assigned by :func:`save_agreement`; leave them unset.
+    ``version``, ``signed_at`` and ``previous_sha256`` are assigned by :func:`save_agreement`; leave them
+    unset. ``effective_from`` defaults to the day it is signed.
     """
 
     version: int | None = Field(None, ge=1)
-    created_at: dt.datetime | None = None
-    """UTC, naive."""
+    signed_at: dt.datetime | None = Field(None, validation_alias=AliasChoices("signed_at", "created_at"))
+    """UTC, naive (files written before effective dates call it ``created_at``)."""
+    effective_from: dt.date | None = None
+    """The first day the agreement holds; a month is judged by the version in force on its first day."""
+    previous_sha256: str | None = None
+    """SHA-256 of the previous version's file (None for v1)."""
     model_version: str
     thresholds: Thresholds
     grade_cutoffs: dict[str, dict[str, float]] = Field(default_factory=dict)
@@ -88,6 +109,11 @@ class Agreement(_Strict):
     service_levels: ServiceLevels
     signed_by: Signatures
     notes: str = ""
+
+    @property
+    def created_at(self) -> dt.datetime | None:
+        """The signing moment (the field's earlier name)."""
+        return self.signed_at
 
     # Not part of the file: where it was read from / written to.
     path: Path | None = Field(None, exclude=True)
@@ -152,9 +178,29 @@ def _versions(folder: Path) -> dict[int, Path]:
 def _to_yaml(agreement: Agreement) -> str:
     data = agreement.model_dump(mode="json")
     header = (f"# Lead agreement v{agreement.version} between marketing and sales, signed "
-              f"{agreement.created_at:%Y-%m-%d %H:%M} UTC.\n# Never edit a saved version: record a new one "
-              f"in the workshop instead.\n")
-    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+              f"{agreement.signed_at:%Y-%m-%d %H:%M} UTC, in force from {agreement.effective_from}.\n"
+              "# Never edit a saved version: sign a new one instead (`alignment agreement verify` would name "
+              "the change).\n")
+    body = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return body + f"{SEAL_PREFIX}{hashlib.sha256(body.encode()).hexdigest()}\n"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (what the next version and metrics.json record)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _sealed(path: Path) -> bool:
+    return SEAL_PREFIX.encode() in path.read_bytes()[-200:]
+
+
+def _seal_broken(path: Path) -> bool:
+    """Whether a file's closing ``# sha256:`` line no longer matches what stands above it."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    body, _, last = text.rstrip("\n").rpartition("\n")
+    if not last.startswith(SEAL_PREFIX):
+        return True
+    return hashlib.sha256((body + "\n").encode()).hexdigest() != last.removeprefix(SEAL_PREFIX).strip()
 
 
 def save_agreement(agreement: Agreement, folder: str | Path) -> Agreement:
@@ -173,7 +219,7 @@ def save_agreement(agreement: Agreement, folder: str | Path) -> Agreement:
         A copy with ``version``, ``created_at`` and ``path`` set.
     """
     # Re-validate: a model built with model_construct or mutated after creation must still be complete.
-    fields = agreement.model_dump(exclude={"version", "created_at", "path"}, warnings=False)
+    fields = agreement.model_dump(exclude={"version", "signed_at", "previous_sha256", "path"}, warnings=False)
     agreement = make_agreement(**fields)
     folder = Path(folder)
     try:
@@ -182,9 +228,13 @@ def save_agreement(agreement: Agreement, folder: str | Path) -> Agreement:
         raise AgreementError(f"cannot create the agreements folder ({exc.strerror})",
                              file=str(folder)) from None
     with _folder_lock(folder):
-        version = max(_versions(folder), default=0) + 1
+        versions = _versions(folder)
+        version = max(versions, default=0) + 1
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-        saved = agreement.model_copy(update={"version": version, "created_at": now})
+        previous = file_sha256(versions[max(versions)]) if versions else None
+        saved = agreement.model_copy(update={"version": version, "signed_at": now,
+                                             "effective_from": agreement.effective_from or now.date(),
+                                             "previous_sha256": previous})
         final = folder / f"agreement-v{version:04d}-{now:%Y%m%dT%H%M%S}.yaml"
         try:
             _write_new(final, _to_yaml(saved))
@@ -297,7 +347,7 @@ def write_sheet(agreement: Agreement, out: str | Path) -> Path:
 def summary_line(agreement: Agreement) -> str:
     """One line per version for ``alignment agreement list``."""
     t, s = agreement.thresholds, agreement.service_levels
-    return (f"v{agreement.version:<4} {agreement.created_at:%Y-%m-%d %H:%M}  "
+    return (f"v{agreement.version:<4} {agreement.signed_at:%Y-%m-%d %H:%M}  from {agreement.effective_from}  "
             f"model {agreement.model_version}  "
             f"MQL >= {t.mql:g}  fast-track >= {t.fast_track:g}  recycle < {t.recycle:g}  "
             f"{s.mql_per_month} MQLs/month at >= {s.min_win_rate:.0%}  "
@@ -314,10 +364,13 @@ def run_list(config_path: str | Path | None) -> None:
     if not agreements:
         click.echo(f"no agreement saved yet in {folder} (record one in `alignment workshop`)")
         return
+    today = dt.datetime.now(dt.UTC).date()
+    current = in_force_on(folder, today)
     for agreement in agreements:
-        marker = "*" if agreement is agreements[-1] else " "
-        click.echo(f"{marker} {summary_line(agreement)}")
-    click.echo(f"* = in force; files in {folder}")
+        marker = "*" if current is not None and agreement.version == current.version else " "
+        later = "  (not in force yet)" if _effective(agreement) > today else ""
+        click.echo(f"{marker} {summary_line(agreement)}{later}")
+    click.echo(f"* = in force today; files in {folder}")
 
 
 def run_show(config_path: str | Path | None, version: str | None, html_out: str | Path | None) -> None:
@@ -335,3 +388,202 @@ def run_show(config_path: str | Path | None, version: str | None, html_out: str 
     if html_out is not None:
         written = write_sheet(agreement, html_out)
         click.echo(f"printable sheet: {written}")
+
+
+# --- which version holds when ---------------------------------------------------------------------
+
+
+def in_force_on(folder: str | Path, day: dt.date) -> Agreement | None:
+    """The version in force on ``day``: the highest version whose ``effective_from`` is on or before it.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The agreements folder.
+    day : date
+
+    Returns
+    -------
+    Agreement or None
+        None before the first agreement takes effect.
+    """
+    held = [a for a in list_agreements(folder) if _effective(a) <= day]
+    return max(held, key=lambda a: a.version) if held else None
+
+
+def taking_effect_between(folder: str | Path, first: dt.date, last: dt.date) -> list[Agreement]:
+    """Versions whose ``effective_from`` falls after ``first`` and on or before ``last`` (inside a month)."""
+    return [a for a in list_agreements(folder) if first < _effective(a) <= last]
+
+
+def _effective(agreement: Agreement) -> dt.date:
+    return agreement.effective_from or agreement.signed_at.date()
+
+
+# --- signing: one function for the workshop and the command line --------------------------------------
+
+
+def record_agreement(folder: str | Path, *, model_version: str, thresholds: dict, service_levels: dict,
+                     signed_by: dict, grade_cutoffs: dict | None = None,
+                     effective_from: dt.date | str | None = None, notes: str = "") -> Agreement:
+    """Check and save a new version (the workshop's form and ``alignment agreement sign`` both call this).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The agreements folder.
+    model_version : str
+        The model the thresholds were agreed on.
+    thresholds, service_levels, signed_by : dict
+        As in :class:`Agreement` (recycle <= mql <= fast_track; both signers).
+    grade_cutoffs : dict, optional
+    effective_from : date or "YYYY-MM-DD", optional
+        Default: the day it is signed.
+    notes : str
+
+    Returns
+    -------
+    Agreement
+        The saved version.
+    """
+    if isinstance(effective_from, str):
+        try:
+            effective_from = dt.date.fromisoformat(effective_from.strip())
+        except ValueError:
+            raise AgreementError(f"'{effective_from}' is not a date",
+                                 hint="give --effective-from as YYYY-MM-DD") from None
+    agreement = make_agreement(model_version=model_version, thresholds=thresholds,
+                               service_levels=service_levels, signed_by=signed_by,
+                               grade_cutoffs=grade_cutoffs or {}, effective_from=effective_from, notes=notes)
+    return save_agreement(agreement, folder)
+
+
+def signed_line(agreement: Agreement) -> str:
+    """``agreement v3 signed, in force from 2026-12-01``."""
+    return f"agreement v{agreement.version} signed, in force from {_effective(agreement)}"
+
+
+def run_sign(config_path: str | Path | None, *, mql: float | None, fast_track: float | None,
+             recycle: float | None, marketing: str, sales: str, effective_from: str | None = None,
+             notes: str = "", model_dir: str | Path | None = None, optimum: bool = False,
+             **levels: float | None) -> Agreement:
+    """``alignment agreement sign``: omitted service levels come from the config's ``[service_levels]``;
+    with ``optimum``, omitted thresholds are the workshop's expected-value optimum (and its companions)."""
+    import json
+
+    from alignment.config import find_config
+    from alignment.thresholds import ThresholdEngine, _card_grade_cutoffs, companion_thresholds
+
+    config = find_config(config_path)
+    model_path = Path(model_dir) if model_dir else config.model_dir
+    card_path = model_path / "model.json"
+    if not card_path.is_file():
+        raise AgreementError("no fitted model to sign on", file=str(model_path),
+                             hint="run `alignment fit` first, or pass --model DIR")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    defaults = config.service_levels.model_dump()
+    service_levels = {key: (value if value is not None else defaults[key]) for key, value in
+                      {name: levels.get(name) for name in defaults}.items()}
+    if optimum and mql is None:
+        engine = ThresholdEngine.from_model_dir(model_path, config)
+        best = engine.optimum(service_levels["mql_per_month"], service_levels["min_win_rate"])
+        if best is None:
+            raise AgreementError("no threshold meets both teams' service levels (or no deal value is known): "
+                                 "there is no optimum to sign", hint="give --mql, --fast-track and --recycle")
+        mql = float(best.threshold)
+        fast_default, recycle_default = companion_thresholds(engine, mql)
+        fast_track = fast_default if fast_track is None else fast_track
+        recycle = recycle_default if recycle is None else recycle
+    if mql is None or fast_track is None or recycle is None:
+        raise AgreementError("the agreement needs --mql, --fast-track and --recycle (or --optimum)")
+    saved = record_agreement(config.agreements_dir, model_version=str(card["version"]),
+                             thresholds={"mql": mql, "fast_track": fast_track, "recycle": recycle},
+                             service_levels=service_levels,
+                             signed_by={"marketing": marketing, "sales": sales},
+                             grade_cutoffs=_card_grade_cutoffs(card), effective_from=effective_from,
+                             notes=notes)
+    click.echo(signed_line(saved))
+    return saved
+
+
+# --- what changed, and whether anything changed behind our back ------------------------------------------
+
+
+def diff_agreements(old: Agreement, new: Agreement) -> list[str]:
+    """What changed from ``old`` to ``new``, one sentence each (empty: the same terms)."""
+    lines = []
+    names = {"mql": "MQL threshold", "fast_track": "fast-track threshold", "recycle": "recycle threshold"}
+    for key, name in names.items():
+        before, after = getattr(old.thresholds, key), getattr(new.thresholds, key)
+        if before != after:
+            lines.append(f"The {name} went from {before:g} to {after:g}.")
+    levels = {"mql_per_month": ("Marketing's commitment", "{:,.0f} MQLs a month"),
+              "min_win_rate": ("The MQLs' minimum expected win rate", "{:.1%}"),
+              "follow_up_hours": ("Sales's first touch", "within {:g} hours"),
+              "accept_within_days": ("Sales's answer (accept or reject)", "within {:g} days")}
+    for key, (name, fmt) in levels.items():
+        before, after = getattr(old.service_levels, key), getattr(new.service_levels, key)
+        if before != after:
+            lines.append(f"{name} went from {fmt.format(before)} to {fmt.format(after)}.")
+    if old.model_version != new.model_version:
+        lines.append(f"The scores come from another model: {old.model_version} → {new.model_version}.")
+    for team in ("marketing", "sales"):
+        before, after = getattr(old.signed_by, team), getattr(new.signed_by, team)
+        if before != after:
+            lines.append(f"{team.capitalize()} signed as {printable(after)} (was {printable(before)}).")
+    if _effective(old) != _effective(new):
+        lines.append(f"In force from {_effective(new)} (v{old.version} from {_effective(old)}).")
+    if old.notes != new.notes:
+        lines.append("The notes changed.")
+    return lines
+
+
+def run_diff(config_path: str | Path | None, first: str, second: str) -> None:
+    """``alignment agreement diff A B``."""
+    from alignment.config import find_config
+
+    folder = find_config(config_path).agreements_dir
+    old, new = load_agreement(folder, first), load_agreement(folder, second)
+    lines = diff_agreements(old, new)
+    changes = "the same terms" if not lines else f"{len(lines)} change" + ("s" if len(lines) > 1 else "")
+    click.echo(f"v{old.version} → v{new.version}: {changes}")
+    for line in lines:
+        click.echo(f"  {line}")
+
+
+def verify_history(folder: str | Path) -> tuple[int, str | None]:
+    """Check every version's seal and the chain of previous-version digests.
+
+    Returns
+    -------
+    (int, str or None)
+        The number of versions, and the first problem in words (None: the history is intact).
+    """
+    versions = sorted(_versions(Path(folder)).items())
+    previous_digest = None
+    for number, path in versions:
+        agreement = _read(path)
+        legacy = agreement.previous_sha256 is None and not _sealed(path)
+        if legacy:  # saved before agreements were sealed: nothing to check it against
+            previous_digest = file_sha256(path)
+            continue
+        if _seal_broken(path):
+            return len(versions), f"v{number} was changed after it was saved ({path.name})"
+        if number > versions[0][0] and agreement.previous_sha256 != previous_digest:
+            return len(versions), (f"v{number - 1} was changed after v{number} was signed (v{number} records "
+                                   "another digest of it)")
+        previous_digest = file_sha256(path)
+    return len(versions), None
+
+
+def run_verify(config_path: str | Path | None) -> bool:
+    """``alignment agreement verify``: exit 0 with "N versions, history intact", or 1 naming the change."""
+    from alignment.config import find_config
+
+    folder = find_config(config_path).agreements_dir
+    count, problem = verify_history(folder)
+    if problem:
+        click.echo(f"error: {folder}: {problem} — the agreement history is not intact", err=True)
+        return False
+    click.echo(f"{count} versions, history intact" if count != 1 else "1 version, history intact")
+    return True

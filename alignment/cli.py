@@ -132,7 +132,7 @@ def workshop(config_path: Path | None, model_dir: Path | None, port: int) -> Non
 
 @cli.group()
 def agreement() -> None:
-    """List, show and print signed agreements."""
+    """Sign, list, show, compare and verify the signed agreements."""
 
 
 @agreement.command("list")
@@ -156,6 +156,51 @@ def agreement_show(config_path: Path | None, version: str | None, html_out: Path
     from alignment import agreement as agreement_module
 
     agreement_module.run_show(config_path=config_path, version=version, html_out=html_out)
+
+
+@agreement.command("sign")
+@config_option
+@click.option("--mql", type=float, default=None, help="MQL threshold (0-100).")
+@click.option("--fast-track", "fast_track", type=float, default=None, help="Fast-track threshold.")
+@click.option("--recycle", type=float, default=None, help="Recycle threshold (below it: back to nurture).")
+@click.option("--optimum", is_flag=True, help="Thresholds not given: the workshop's expected-value optimum.")
+@click.option("--marketing", required=True, help="Who signs for marketing.")
+@click.option("--sales", required=True, help="Who signs for sales.")
+@click.option("--effective-from", "effective_from", default=None, help="YYYY-MM-DD; default: today.")
+@click.option("--follow-up-hours", "follow_up_hours", type=float, default=None)
+@click.option("--accept-within-days", "accept_within_days", type=float, default=None)
+@click.option("--mql-per-month", "mql_per_month", type=int, default=None)
+@click.option("--min-win-rate", "min_win_rate", type=float, default=None, help="A fraction, e.g. 0.1.")
+@click.option("--notes", default="")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@user_errors
+def agreement_sign(config_path: Path | None, **options) -> None:
+    """Sign a new agreement version without the workshop (omitted service levels: the config's)."""
+    from alignment import agreement as agreement_module
+
+    agreement_module.run_sign(config_path, **options)
+
+
+@agreement.command("diff")
+@config_option
+@click.argument("first")
+@click.argument("second")
+@user_errors
+def agreement_diff(config_path: Path | None, first: str, second: str) -> None:
+    """Say in words what changed from version FIRST to version SECOND."""
+    from alignment import agreement as agreement_module
+
+    agreement_module.run_diff(config_path, first, second)
+
+
+@agreement.command("verify")
+@config_option
+@user_errors
+def agreement_verify(config_path: Path | None) -> None:
+    """Check that no saved version was changed after it was signed (exit 1 names the first)."""
+    from alignment import agreement as agreement_module
+
+    sys.exit(0 if agreement_module.run_verify(config_path) else EXIT_USER_ERROR)
 
 
 # --- the monthly review (issue: report) ------------------------------------------------------

@@ -223,6 +223,24 @@ def _code_version() -> str:
     return f"{alignment.__version__}+{digest.hexdigest()[:8]}"
 
 
+LOCATION_KEYS = ("leads", "activities", "truth", "leads_table", "leads_query", "activities_table",
+                 "activities_query")
+"""Where the data was read from: not part of what decides a score (the data digest covers the data)."""
+
+
+def _decisive_config(config_json: dict) -> dict:
+    """The config without paths and source locations: moving a folder or renaming a file changes no score,
+    so it must not change the model version an agreement was signed on."""
+    decisive = {key: value for key, value in config_json.items() if key != "paths"}
+    source = dict(decisive.get("source") or {})
+    for key in LOCATION_KEYS:
+        source.pop(key, None)
+    source["joins"] = [{k: v for k, v in join.items() if k not in ("path", "table", "query")}
+                       for join in source.get("joins") or []]
+    decisive["source"] = source
+    return decisive
+
+
 def _data_digest(X: pd.DataFrame, label: pd.Series, scored_at: pd.Series) -> str:
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(X, index=True).to_numpy().tobytes())
@@ -747,7 +765,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     digest = hashlib.sha256()
     digest.update(_data_digest(feature_set.X, label, feature_set.scored_at).encode())
     config_json = config.model_dump(mode="json", exclude={"path"})
-    digest.update(json.dumps(config_json, sort_keys=True).encode())
+    digest.update(json.dumps(_decisive_config(config_json), sort_keys=True).encode())
     code_version = _code_version()
     digest.update(code_version.encode())
     version = digest.hexdigest()[:12]

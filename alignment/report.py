@@ -121,6 +121,41 @@ def _score_window(workspace: Any, model: Any, first: pd.Period, last: pd.Period)
     return model.score(subset, activities)
 
 
+def agreement_for_month(folder: Path, period: pd.Period, version: str | int | None = None
+                        ) -> tuple[Any, dict]:
+    """The agreement a month is held to, and what the folder says of it.
+
+    The version in force on the month's first day (or ``version`` when given); a version taking effect
+    inside the month is named, not applied. The record holds the SHA-256 of the agreement's file, whether
+    the history of versions is intact, and that sentence.
+
+    Returns
+    -------
+    (Agreement or None, dict)
+    """
+    from alignment.agreement import (
+        file_sha256,
+        in_force_on,
+        load_agreement,
+        taking_effect_between,
+        verify_history,
+    )
+
+    first, last = period.start_time.date(), (period.end_time).date()
+    agreement = load_agreement(folder, version) if version is not None else in_force_on(folder, first)
+    _, problem = verify_history(folder)
+    record: dict[str, Any] = {"history": "agreement history intact" if problem is None else
+                              f"agreement history NOT intact: {problem}"}
+    if agreement is not None:
+        record["sha256"] = file_sha256(agreement.path)
+    later = taking_effect_between(folder, first, last)
+    if later and version is None:
+        held = f"v{agreement.version}" if agreement is not None else "no agreement"
+        effects = "; ".join(f"v{a.version} takes effect on {a.effective_from}" for a in later)
+        record["taking_effect"] = f"{effects}; this month is held to {held}"
+    return agreement, record
+
+
 def review_month(config_path: str | Path | None, month: str | None = None,
                  model_dir: str | Path | None = None, agreement_version: str | int | None = None,
                  trend_months: int = TREND_MONTHS) -> MonthReview:
@@ -143,7 +178,6 @@ def review_month(config_path: str | Path | None, month: str | None = None,
     -------
     MonthReview
     """
-    from alignment.agreement import load_agreement
     from alignment.config import find_config
     from alignment.loader import load_workspace
     from alignment.model import load_model
@@ -158,8 +192,8 @@ def review_month(config_path: str | Path | None, month: str | None = None,
         raise ReportError(f"no leads in {month}: nothing to review", file=str(config.path),
                           hint=_coverage_hint(workspace.leads))
     model = load_model(Path(model_dir) if model_dir else config.model_dir)
-    agreement = load_agreement(config.agreements_dir, agreement_version)
     period = review.month_period(month)
+    agreement, agreement_record = agreement_for_month(config.agreements_dir, period, agreement_version)
     # The moment and horizon the scale was fitted with (notebook 01 may override the config's): its
     # probabilities are wins within that horizon of that moment.
     scoring = model.config.scoring
@@ -173,7 +207,7 @@ def review_month(config_path: str | Path | None, month: str | None = None,
         horizon_days=scoring.horizon_days, moment=scoring.moment,
         days_after_created=scoring.days_after_created, trend_months=trend_months,
         model_version=model.version, fitted_until=max(fitted) if fitted else None,
-        validation=model.validation)
+        validation=model.validation, agreement_record=agreement_record)
     cohort = review.scored_cohort(workspace.leads, scores, period, moment=scoring.moment,
                                   days_after_created=scoring.days_after_created)
     shown = [c for c in ("score", "probability", "grade", "campaign", "source", "outcome") if c in cohort]
@@ -292,13 +326,22 @@ def headline(metrics: dict) -> str:
             "not judged": "Not judged: too little could be measured this month"}[metrics["verdict"]]
     agreement = metrics["agreement"]
     if agreement["in_force"]:
-        held = f"Held against agreement v{agreement['version']} (made on model {agreement['model_version']})."
+        signers = agreement.get("signed_by") or {}
+        held = (f"Held against agreement v{agreement['version']}, in force from "
+                f"{agreement.get('effective_from')}"
+                + (f", signed by {html.escape(str(signers.get('marketing')))} (marketing) and "
+                   f"{html.escape(str(signers.get('sales')))} (sales)" if signers else "")
+                + f", made on model {agreement['model_version']}.")
         if metrics.get("model_version") and agreement["model_version"] != metrics["model_version"]:
             held += (f" **The scores come from another model ({metrics['model_version']})**: its thresholds "
                      "may not mean what was agreed; recalibrate the agreement in a workshop.")
     else:
         held = ("**No agreement is in force**: the service levels below are the workspace defaults, "
                 "not judged.")
+    if agreement.get("taking_effect"):
+        held += f" {html.escape(agreement['taking_effect'].capitalize())}."
+    if agreement.get("history"):
+        held += f" {html.escape(agreement['history'].capitalize())}."
     # Reasons name campaigns and sources from the export: escaped, so Markdown shows them as text.
     reasons = "\n".join(f"- {html.escape(reason)}" for reason in metrics["reasons"])
     not_judged = "".join(f"\n- *{html.escape(item['rule'].capitalize())}*: {html.escape(item['why'])}"
@@ -306,6 +349,42 @@ def headline(metrics: dict) -> str:
     if not_judged:
         not_judged = "\n\n**Not judged this month**, and why:" + not_judged
     return f"## Verdict for {metrics['month']}: {word}\n\n{reasons}{not_judged}\n\n{held}"
+
+
+def commitments_and_actions(metrics: dict) -> str:
+    """Each team's commitments (met / missed / not measured) side by side, then the next actions (HTML)."""
+    items = metrics.get("commitments") or []
+    parts = []
+    if items:
+        mark = {"met": "✔ met", "missed": "✘ missed", "not measured": "– not measured"}
+        columns = []
+        for team in ("marketing", "sales"):
+            rows = "".join(
+                f'<li class="{item["status"].replace(" ", "-")}"><b>{mark[item["status"]]}</b>: '
+                f'{html.escape(item["commitment"])}{_delivered(item)}'
+                + (f' <i>({html.escape(item["why"])})</i>' if item.get("why") else "") + "</li>"
+                for item in items if item["team"] == team)
+            columns.append(f'<div class="team"><h3>{team.capitalize()} promised</h3><ul>{rows}</ul></div>')
+        parts.append('<div class="commitments" style="display:flex;gap:3em">' + "".join(columns) + "</div>")
+    actions = metrics.get("actions") or []
+    if actions:
+        rows = "".join(f"<li><b>{html.escape(a['team'].capitalize())}</b>: {html.escape(a['action'])}</li>"
+                       for a in actions)
+        parts.append(f'<div class="actions"><h3>Next steps</h3><ul>{rows}</ul></div>')
+    elif items:
+        parts.append('<div class="actions"><h3>Next steps</h3><p>None: every commitment measured was met.</p>'
+                     "</div>")
+    return "\n".join(parts)
+
+
+def _delivered(item: dict) -> str:
+    delivered = item.get("delivered")
+    if delivered is None:
+        return ""
+    if isinstance(delivered, float) and delivered <= 1:
+        return f" — delivered {delivered:.0%}" + (f" (agreed ≥ {item['promised']:.0%})"
+                                                  if isinstance(item.get("promised"), float) else "")
+    return f" — delivered {delivered:,}"
 
 
 def not_measured(metrics: dict, section: str) -> str | None:
@@ -610,7 +689,8 @@ def _build_index_locked(reports: Path) -> Path:
         own = next((r for r in metrics.get("trend", []) if r["month"] == month), {})
         rows.append({**own, "month": month, "verdict": metrics.get("verdict"),
                      "reasons": metrics.get("reasons", []),
-                     "agreement": (metrics.get("agreement") or {}).get("version")})
+                     "agreement": (metrics.get("agreement") or {}).get("version"),
+                     "commitments": metrics.get("commitments") or []})
     body = ["<h1>Monthly lead reviews</h1>"]
     if not rows:
         body.append("<p>No month has been rendered yet: run <code>alignment report</code>.</p>")
@@ -618,7 +698,8 @@ def _build_index_locked(reports: Path) -> Path:
         frame = pd.DataFrame(rows)
         body.append(f'<img alt="trend of the key numbers" src="data:image/png;base64,{_trend_png(frame)}">')
         body.append("<table><thead><tr><th>Month</th><th>Verdict</th><th>MQLs</th><th>Accepted</th>"
-                    "<th>Median hours to touch</th><th>PSI</th><th>Agreement</th><th>Why</th></tr>"
+                    "<th>Median hours to touch</th><th>PSI</th><th>Agreement</th><th>Commitments</th>"
+                    "<th>Why</th></tr>"
                     "</thead><tbody>")
         for row in reversed(rows):
             body.append(
@@ -630,6 +711,7 @@ def _build_index_locked(reports: Path) -> Path:
                 f"<td>{_cell(row.get('median_hours_to_touch'), '{:.1f}')}</td>"
                 f"<td>{_cell(row.get('psi'), '{:.2f}')}</td>"
                 f"<td>{'v' + str(row['agreement']) if row['agreement'] else 'none in force'}</td>"
+                f"<td>{_commitment_cell(row['commitments'])}</td>"
                 f"<td>{'<br>'.join(html.escape(reason) for reason in row['reasons'])}</td></tr>")
         body.append("</tbody></table>")
     page = (
@@ -643,6 +725,19 @@ def _build_index_locked(reports: Path) -> Path:
     path = reports / "index.html"
     write_atomic(path, page)
     return path
+
+
+def _commitment_cell(commitments: list[dict]) -> str:
+    """``marketing 2/2 met · sales 1/2 met`` (``–`` without an agreement)."""
+    if not commitments:
+        return "–"
+    cells = []
+    for team in ("marketing", "sales"):
+        own = [c for c in commitments if c["team"] == team]
+        measured = [c for c in own if c["status"] != "not measured"]
+        met = sum(c["status"] == "met" for c in measured)
+        cells.append(f"{team} {met}/{len(measured)} met" if measured else f"{team} not measured")
+    return " · ".join(cells)
 
 
 def _planning_config(config: Any) -> Any:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2, fisher_exact
 
+from alignment.commitments import next_actions, score_commitments
 from alignment.exceptions import DataError
 from alignment.features import scoring_moments
 
@@ -772,6 +773,10 @@ def _speed_by_group(leads: pd.DataFrame, period: pd.Period, follow_up: float,
     return speed_to_lead(leads, period, follow_up, by=by, as_of=as_of)
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _agreement_fields(agreement: Any) -> dict:
     """Read thresholds and service levels from an Agreement object or a plain mapping."""
     if agreement is None:
@@ -785,8 +790,9 @@ def _agreement_fields(agreement: Any) -> dict:
 
         data = dataclasses.asdict(agreement)
     else:
-        data = {k: getattr(agreement, k) for k in ("version", "created_at", "model_version", "thresholds",
-                                                   "service_levels", "signed_by") if hasattr(agreement, k)}
+        data = {k: getattr(agreement, k) for k in ("version", "signed_at", "effective_from", "model_version",
+                                                   "thresholds", "service_levels", "signed_by")
+                if hasattr(agreement, k)}
     return data
 
 
@@ -816,7 +822,8 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                     agreement: Any = None, service_levels: Mapping[str, float] | None = None,
                     horizon_days: int = 180, moment: str = "mql", days_after_created: int = 0,
                     trend_months: int = 6, model_version: str | None = None,
-                    fitted_until: pd.Timestamp | None = None, validation: pd.DataFrame | None = None) -> dict:
+                    fitted_until: pd.Timestamp | None = None, validation: pd.DataFrame | None = None,
+                    agreement_record: Mapping[str, Any] | None = None) -> dict:
     """Every number of the monthly review, as the plain dict written to ``metrics.json``.
 
     Parameters
@@ -847,6 +854,9 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         in-sample: its calibration is shown but never judged (it is not a validation).
     validation : DataFrame, optional
         The model's hold-out (``lead_id, score, scored_at``): the reference of :func:`early_acceptance`.
+    agreement_record : mapping, optional
+        What the agreements folder says of the agreement: ``sha256`` of its file, ``history`` ("intact" or
+        the problem), ``taking_effect`` (a sentence naming a version that takes effect inside the month).
 
     Returns
     -------
@@ -888,8 +898,10 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         "as_of": str(pd.Timestamp(as_of)),
         "model_version": model_version,
         "agreement": {"in_force": in_force, "version": terms.get("version"),
+                      "effective_from": _text(terms.get("effective_from")),
+                      "signed_at": _text(terms.get("signed_at")), "signed_by": terms.get("signed_by"),
                       "model_version": terms.get("model_version"), "thresholds": terms.get("thresholds"),
-                      "service_levels": levels,
+                      "service_levels": levels, **dict(agreement_record or {}),
                       "note": None if in_force else "No agreement is in force: service levels shown are the "
                                                     "workspace defaults and are not judged."},
         "not_measured": missing,
@@ -930,6 +942,8 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                                                                  on="lead_id", how="inner")
         volume["expected_win_rate"] = float(handed["probability"].mean()) if len(handed) else None
     metrics.update(verdict(metrics))
+    metrics["commitments"] = score_commitments(metrics)
+    metrics["actions"] = next_actions(metrics, metrics["commitments"])
     trend = []
     for offset in range(trend_months, -1, -1):
         m = period - offset

@@ -190,6 +190,18 @@ def _grade_cutoffs(validation: pd.DataFrame) -> dict[str, dict[str, float]]:
     return cutoffs
 
 
+FAST_TRACK_QUANTILE, RECYCLE_QUANTILE = 0.9, 0.25
+"""A proposal's starting fast-track and recycle thresholds: these quantiles of the scores on the curve."""
+
+
+def companion_thresholds(engine: ThresholdEngine, mql: float) -> tuple[float, float]:
+    """The fast-track and recycle thresholds that go with an MQL threshold when none is proposed yet."""
+    thresholds = engine.curve_["threshold"].to_numpy()
+    fast_track = max(mql, float(round(np.quantile(thresholds, FAST_TRACK_QUANTILE))))
+    recycle = min(mql, float(round(np.quantile(thresholds, RECYCLE_QUANTILE))))
+    return fast_track, recycle
+
+
 def card_cautions(card: dict) -> list[str]:
     """What the room must know about the scale before trusting it: the card's warnings and leakage."""
     lines = [f"Left out as leakage: '{item['column']}' ({item['reason']})"

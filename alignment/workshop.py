@@ -30,10 +30,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-from alignment.agreement import load_agreement, make_agreement, save_agreement
+from alignment.agreement import load_agreement, record_agreement, signed_line
 from alignment.config import Config, find_config
 from alignment.exceptions import AlignmentError
-from alignment.thresholds import WEEKS_PER_MONTH, Proposal, ProposalView, ThresholdEngine
+from alignment.thresholds import (
+    WEEKS_PER_MONTH,
+    Proposal,
+    ProposalView,
+    ThresholdEngine,
+    companion_thresholds,
+)
 
 TEAMS = ("marketing", "sales")
 TEAM_COLOURS = {"marketing": "#d95f02", "sales": "#1b6ca8"}
@@ -289,13 +295,11 @@ class Workshop(widgets.VBox):
         marketing_mql = float(delivers.max()) if delivers.size else float(thresholds.min())
         good = thresholds[np.nan_to_num(curve["expected_win_rate"].to_numpy()) >= levels.min_win_rate]
         sales_mql = float(good.min()) if good.size else float(thresholds.max())
-        scores_fast = float(np.quantile(thresholds, 0.9))
-        scores_recycle = float(np.quantile(thresholds, 0.25))
         starts = {}
         for team, mql in (("marketing", marketing_mql), ("sales", sales_mql)):
             mql = float(np.clip(round(mql), 0, 100))
-            starts[team] = Proposal(mql=mql, fast_track=max(mql, round(scores_fast)),
-                                    recycle=min(mql, round(scores_recycle)),
+            fast_track, recycle = companion_thresholds(self.engine, mql)
+            starts[team] = Proposal(mql=mql, fast_track=fast_track, recycle=recycle,
                                     follow_up_hours=levels.follow_up_hours,
                                     accept_within_days=levels.accept_within_days,
                                     mql_per_month=levels.mql_per_month, min_win_rate=levels.min_win_rate)
@@ -452,7 +456,8 @@ class Workshop(widgets.VBox):
         """Save the adopted proposal as the next agreement version; show the file or the error."""
         proposal = self.panels[self.adopt.value].proposal()
         try:
-            agreement = make_agreement(
+            saved = record_agreement(
+                self.config.agreements_dir,
                 model_version=str(self.engine.model_version_),
                 thresholds={"mql": proposal.mql, "fast_track": proposal.fast_track,
                             "recycle": proposal.recycle},
@@ -463,13 +468,12 @@ class Workshop(widgets.VBox):
                                 "min_win_rate": proposal.min_win_rate},
                 signed_by={team: self.signer[team].value for team in TEAMS},
                 notes=self.notes.value)
-            saved = save_agreement(agreement, self.config.agreements_dir)
         except AlignmentError as exc:
             self.status.value = f'<span class="bad save-error">{html.escape(exc.one_line())}</span>'
             return
         self.status.value = (f'<span class="ok save-ok" data-version="{saved.version}" '
-                             f'data-path="{html.escape(str(saved.path))}">Saved agreement version '
-                             f'{saved.version}: {html.escape(str(saved.path))}</span>')
+                             f'data-path="{html.escape(str(saved.path))}">'
+                             f'{html.escape(signed_line(saved)).capitalize()}</span>')
 
 
 def _cautions_html(cautions: list[str]) -> str:
