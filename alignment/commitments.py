@@ -114,12 +114,17 @@ def score_commitments(metrics: Mapping[str, Any]) -> list[dict]:
         return []
     levels = agreement.get("service_levels") or {}
     missing = metrics.get("not_measured") or {}
-    return [
-        _volume(levels, metrics.get("mql_volume"), missing),
-        _quality(levels, metrics.get("mql_volume"), missing),
-        _follow_up(levels, metrics.get("speed_to_lead"), missing),
-        _answer(levels, metrics.get("acceptance"), metrics.get("hygiene"), missing),
-    ]
+    scored = []
+    # a promise the agreement does not make (a level left unset) is not scored
+    if levels.get("mql_per_month") is not None:
+        scored.append(_volume(levels, metrics.get("mql_volume"), missing))
+    if levels.get("min_win_rate") is not None:
+        scored.append(_quality(levels, metrics.get("mql_volume"), missing))
+    if levels.get("follow_up_hours") is not None:
+        scored.append(_follow_up(levels, metrics.get("speed_to_lead"), missing))
+    if levels.get("accept_within_days") is not None:
+        scored.append(_answer(levels, metrics.get("acceptance"), metrics.get("hygiene"), missing))
+    return scored
 
 
 def _for_missed(item: Mapping) -> str:

@@ -326,12 +326,11 @@ def headline(metrics: dict) -> str:
             "not judged": "Not judged: too little could be measured this month"}[metrics["verdict"]]
     agreement = metrics["agreement"]
     if agreement["in_force"]:
-        signers = agreement.get("signed_by") or {}
+        # Signed by both teams; the signers' names stay in the agreement file and metrics.json, not on a page
+        # that is mailed around.
         held = (f"Held against agreement v{agreement['version']}, in force from "
-                f"{agreement.get('effective_from')}"
-                + (f", signed by {html.escape(str(signers.get('marketing')))} (marketing) and "
-                   f"{html.escape(str(signers.get('sales')))} (sales)" if signers else "")
-                + f", made on model {agreement['model_version']}.")
+                f"{agreement.get('effective_from')}, signed by marketing and sales on model "
+                f"{agreement['model_version']}.")
         if metrics.get("model_version") and agreement["model_version"] != metrics["model_version"]:
             held += (f" **The scores come from another model ({metrics['model_version']})**: its thresholds "
                      "may not mean what was agreed; recalibrate the agreement in a workshop.")

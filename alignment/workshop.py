@@ -15,6 +15,7 @@ value in ``data-value``); the record form has ``.signer-marketing``, ``.signer-s
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
 import logging
@@ -30,7 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-from alignment.agreement import load_agreement, record_agreement, signed_line
+from alignment.agreement import in_force_on, record_agreement, signed_line
 from alignment.config import Config, find_config
 from alignment.exceptions import AlignmentError
 from alignment.thresholds import (
@@ -278,7 +279,7 @@ class Workshop(widgets.VBox):
         """Start from the agreement in force, else each team from its own service-level floor."""
         levels = self.config.service_levels
         try:
-            current = load_agreement(self.config.agreements_dir)
+            current = in_force_on(self.config.agreements_dir, dt.datetime.now(dt.UTC).date())
         except AlignmentError:
             current = None  # an unreadable old version must not block the workshop
         if current is not None:

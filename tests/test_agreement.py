@@ -47,8 +47,9 @@ def test_save_load_roundtrip(tmp_path):
     on_disk = yaml.safe_load(saved.path.read_text())
     assert on_disk["thresholds"] == {"mql": 55.0, "fast_track": 80.0, "recycle": 25.0}
     assert on_disk["signed_by"] == {"marketing": "Maria Marketing", "sales": "Sam Sales"}
-    assert set(on_disk) == {"version", "created_at", "model_version", "thresholds", "grade_cutoffs",
-                            "service_levels", "signed_by", "notes"}
+    assert set(on_disk) == {"version", "signed_at", "effective_from", "previous_sha256", "model_version",
+                            "thresholds", "grade_cutoffs", "service_levels", "signed_by", "notes"}
+    assert on_disk["effective_from"] == saved.signed_at.date().isoformat()  # default: the day it is signed
     loaded = load_agreement(tmp_path / "agreements")
     assert loaded == saved and loaded.path == saved.path
 

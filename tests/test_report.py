@@ -315,7 +315,8 @@ def test_the_report_is_held_against_a_signed_agreement(workspace, tmp_path):
         thresholds={"recycle": 30, "mql": 45, "fast_track": 70},
         service_levels={"follow_up_hours": 1, "accept_within_days": 2, "mql_per_month": 400,
                         "min_win_rate": 0.1},
-        signed_by={"marketing": "Maria Marketing", "sales": "Sam Sales"}), signed / "agreements")
+        signed_by={"marketing": "Maria Marketing", "sales": "Sam Sales"}, effective_from="2026-01-01"),
+        signed / "agreements")
     assert _cli("--config", str(signed / "alignment.toml"), "--month", "2026-10").exit_code == 0
     metrics = json.loads((signed / "reports" / "2026-10" / "metrics.json").read_text())
     assert metrics["agreement"]["in_force"] and metrics["agreement"]["version"] == 1
