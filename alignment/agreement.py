@@ -378,13 +378,22 @@ def run_show(config_path: str | Path | None, version: str | None, html_out: str 
     from alignment.config import find_config
 
     folder = find_config(config_path).agreements_dir
-    agreement = load_agreement(folder, version)
+    today = dt.datetime.now(dt.UTC).date()
+    agreement = load_agreement(folder, version) if version else in_force_on(folder, today)
     if agreement is None:
-        raise AgreementError("no agreement saved yet", file=str(folder),
-                             hint="record one in `alignment workshop`")
+        raise AgreementError("no agreement in force (none saved yet, or none in force today)",
+                             file=str(folder), hint="sign one in `alignment workshop` or with `alignment "
+                                                    "agreement sign`, or name a version")
+    from alignment.model import find_model
+
+    config = find_config(config_path)
     click.echo(f"# {agreement.path}")
     text = yaml.safe_dump(agreement.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     click.echo(text.rstrip())
+    where = find_model(config.model_dir, agreement.model_version)
+    gone = ("gone (neither the model folder nor a copy a refit moved aside holds it): the thresholds "
+            "cannot be re-checked on the scores they were agreed on")
+    click.echo(f"model {agreement.model_version}: " + (f"still there, in {where}" if where else gone))
     if html_out is not None:
         written = write_sheet(agreement, html_out)
         click.echo(f"printable sheet: {written}")

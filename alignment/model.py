@@ -841,6 +841,20 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
 # --- reading and scoring ------------------------------------------------------------------------
 
 
+def find_model(model_dir: str | os.PathLike, version: str) -> Path | None:
+    """The folder holding model ``version``: the model folder itself, or one a refit moved aside beside it
+    (``<model>.previous-<version>``); None when it is gone."""
+    model_dir = Path(model_dir)
+    for folder in [model_dir, *sorted(model_dir.parent.glob(f"{model_dir.name}.previous-{version}*"))]:
+        try:
+            card = json.loads((folder / CARD).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if str(card.get("version")) == str(version):
+            return folder
+    return None
+
+
 def load_model(model_dir: str | os.PathLike) -> FittedModel:
     """Read a model folder written by :func:`fit_model`.
 

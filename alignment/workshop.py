@@ -253,7 +253,8 @@ class Workshop(widgets.VBox):
             f"over {engine.months_:.1f} months, "
             f"{engine.n_wins_:,} won · sales capacity {engine.capacity_per_week_:,.0f} MQLs a week "
             f"({engine.capacity_per_week_ * WEEKS_PER_MONTH:,.0f} a month) · deal value "
-            f"{format_money(engine.deal_value_)}</div>" + _cautions_html(getattr(engine, "cautions_", [])))
+            f"{format_money(engine.deal_value_)}</div>" + self._agreement_line()
+            + _cautions_html(getattr(engine, "cautions_", [])))
         grades_box = widgets.Accordion(children=[self.grades], titles=("The MQL threshold by grade",))
         super().__init__([
             header,
@@ -274,6 +275,25 @@ class Workshop(widgets.VBox):
         self.refresh()
 
     # --- start values ------------------------------------------------------------------------------
+
+    def _agreement_line(self) -> str:
+        """Which agreement is in force, who signed it, on which model (and a warning when it is another)."""
+        try:
+            current = in_force_on(self.config.agreements_dir, dt.datetime.now(dt.UTC).date())
+        except AlignmentError as exc:
+            return f'<div class="agreement-line bad">{html.escape(exc.one_line())}</div>'
+        if current is None:
+            return ('<div class="agreement-line">No agreement is in force yet: the panels start from each '
+                    "team's own service levels.</div>")
+        line = (f"In force: agreement v{current.version} from {current.effective_from}, signed by "
+                f"{html.escape(current.signed_by.marketing)} (marketing) and "
+                f"{html.escape(current.signed_by.sales)} (sales) on model "
+                f"{html.escape(current.model_version)}.")
+        if current.model_version != str(self.engine.model_version_):
+            line += (' <b class="bad">It was signed on another model than this one '
+                     f"({html.escape(str(self.engine.model_version_))}): its thresholds may not mean the "
+                     "same here — agree and sign them again on this model.</b>")
+        return f'<div class="agreement-line">{line}</div>'
 
     def _starting_proposals(self) -> dict[str, Proposal]:
         """Start from the agreement in force, else each team from its own service-level floor."""

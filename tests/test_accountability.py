@@ -254,3 +254,40 @@ def test_the_demo_month_with_the_planted_change_shows_missed_commitments_and_act
     assert "Marketing promised" in page and "Sales promised" in page and "Next steps" in page
     index = (workspace.parent / "reports" / "index.html").read_text()
     assert "met</td>" in index or " met" in index
+
+
+def test_show_says_whether_the_agreements_model_is_still_there(workspace: Path) -> None:
+    _sign(workspace, "--mql", "50", "--fast-track", "80", "--recycle", "20")
+    result = _cli("agreement", "show", "--config", str(workspace))
+    assert result.exit_code == 0 and "still there, in" in result.output.splitlines()[-1]
+    agreements = workspace.parent / "agreements"
+    path = sorted(agreements.glob("agreement-v0001-*"))[0]
+    # the same agreement on a model that no longer exists anywhere
+    text = path.read_text()
+    version = json.loads((workspace.parent / "model" / "model.json").read_text())["version"]
+    (workspace.parent / "model").rename(workspace.parent / "model-elsewhere")
+    result = _cli("agreement", "show", "--config", str(workspace))
+    assert f"model {version}: gone" in result.output
+    assert path.read_text() == text
+
+
+def test_the_workshop_names_the_agreement_in_force_and_a_model_mismatch(workspace: Path) -> None:
+    from alignment.agreement import record_agreement
+    from alignment.workshop import build_workshop
+
+    record_agreement(
+        workspace.parent / "agreements",
+        model_version="an-older-model",
+        thresholds={"mql": 50, "fast_track": 80, "recycle": 20},
+        service_levels={
+            "follow_up_hours": 24,
+            "accept_within_days": 5,
+            "mql_per_month": 100,
+            "min_win_rate": 0.05,
+        },
+        signed_by={"marketing": "Maria", "sales": "Sam"},
+        effective_from="2026-01-01",
+    )
+    header = build_workshop(workspace).children[0].value
+    assert "In force: agreement v1 from 2026-01-01, signed by Maria (marketing) and Sam (sales)" in header
+    assert "signed on another model than this one" in header
