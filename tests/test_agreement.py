@@ -173,7 +173,7 @@ def test_cli_list_and_show(workspace):
     assert result.exit_code == 0 and "no agreement saved yet" in result.output
     result = runner.invoke(cli, ["agreement", "show", "--config", str(workspace)])
     assert result.exit_code == 1 and result.output.count("\n") == 1
-    assert "no agreement saved yet" in result.output
+    assert "no agreement in force (none saved yet" in result.output
 
     folder = workspace.parent / "signed"
     save_agreement(make_agreement(**fields()), folder)
