@@ -141,8 +141,11 @@ def to_html(notebook: nbformat.NotebookNode | str | Path, html_path: str | Path,
         raise ValueError(f"max_bytes must be > 0, got {max_bytes}")
     if not isinstance(notebook, nbformat.NotebookNode):
         notebook = nbformat.read(str(notebook), as_version=4)
+    notebook = _without_widgets(notebook)
+    templates = Path(__file__).parent / "templates"
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            embed_images=True, exclude_anchor_links=True)
+                            embed_images=True, exclude_anchor_links=True,
+                            extra_template_basedirs=[str(templates)], template_name="review")
     resources = {"metadata": {"name": title or Path(html_path).stem}}
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
     body = _EXTERNAL_SCRIPT.sub("", body)
@@ -153,6 +156,30 @@ def to_html(notebook: nbformat.NotebookNode | str | Path, html_path: str | Path,
                           hint="show fewer or smaller figures")
     write_atomic(html_path, data)
     return Path(html_path)
+
+
+WIDGET_OUTPUTS = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+
+
+def _without_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy without widget state or widget outputs: a static page needs no widget viewer (which would be
+    fetched from a CDN) and must not show a frozen progress bar."""
+    notebook = nbformat.from_dict(notebook)
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            data = output.get("data") or {}
+            widget_only = not (set(data) - set(WIDGET_OUTPUTS) - {"text/plain"})
+            if any(kind in data for kind in WIDGET_OUTPUTS) and widget_only:
+                continue  # only a widget (its text/plain is "HBox(...)")
+            for kind in WIDGET_OUTPUTS:
+                data.pop(kind, None)
+            kept.append(output)
+        cell["outputs"] = kept
+    return notebook
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> None:

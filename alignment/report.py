@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from alignment import review
@@ -33,7 +34,7 @@ from alignment.exceptions import AlignmentError, ReportError
 from alignment.files import writable_folder
 
 TEMPLATE = "03_monthly_review.ipynb"
-FILES = ("review.html", "review.ipynb", "metrics.json")
+FILES = ("review.html", "review.ipynb", "metrics.json", "summary.md", "review.pdf")
 REPORTS_MARKER = ".alignment-reports"
 """The file that marks a reports folder as alignment's own (written when the folder is made or adopted)."""
 RENDER_LOCK = ".render.lock"
@@ -185,6 +186,8 @@ def review_month(config_path: str | Path | None, month: str | None = None,
     if trend_months < 0:
         raise ValueError(f"trend_months must be >= 0, got {trend_months}")
     config = find_config(config_path)
+    # In the review's kernel a progress bar would become a widget in the page: progress is for terminals.
+    os.environ["TQDM_DISABLE"] = "1"
     workspace = load_workspace(config)
     review.require_dates(workspace.leads, config.path)
     month = str(review.month_period(month)) if month else default_month(workspace.as_of)
@@ -318,36 +321,69 @@ STAGE_NAMES = {"inquiry": "Inquiries", "mql": "MQL", "sal": "SAL (accepted)", "s
                "won": "Won"}
 
 
-def headline(metrics: dict) -> str:
-    """The verdict and its reasons in plain words, as Markdown for the top of the report."""
-    word = {"keep": "Keep the scale and the agreement as they are",
-            "watch": "Watch: something is moving, look again next month",
-            "recalibrate": "Recalibrate: the scale or the thresholds no longer fit",
-            "not judged": "Not judged: too little could be measured this month"}[metrics["verdict"]]
+VERDICT_MEANING = {
+    "keep": ("Keep", "the scale and the agreement hold: nothing judged this month calls for a change."),
+    "watch": ("Watch", "something is moving: nothing to change yet, look again next month."),
+    "recalibrate": ("Recalibrate", "the scale or the thresholds no longer fit what sales sees: refit the "
+                                   "scale and agree the thresholds again in a workshop."),
+    "not judged": ("Not judged", "too little could be measured this month to say whether the agreement "
+                                 "holds."),
+}
+"""The verdict's word and what it asks of the reader, for the banner at the top of the review."""
+
+
+def held_line(metrics: dict) -> str:
+    """What the month was held against (HTML): the agreement in force, a version taking effect inside the
+    month, a model other than the one it was signed on, and whether the history of versions is intact."""
     agreement = metrics["agreement"]
     if agreement["in_force"]:
         # Signed by both teams; the signers' names stay in the agreement file and metrics.json, not on a page
         # that is mailed around.
         held = (f"Held against agreement v{agreement['version']}, in force from "
                 f"{agreement.get('effective_from')}, signed by marketing and sales on model "
-                f"{agreement['model_version']}.")
+                f"{html.escape(str(agreement['model_version']))}.")
         if metrics.get("model_version") and agreement["model_version"] != metrics["model_version"]:
-            held += (f" **The scores come from another model ({metrics['model_version']})**: its thresholds "
-                     "may not mean what was agreed; recalibrate the agreement in a workshop.")
+            held += (f" <b>The scores come from another model ({html.escape(str(metrics['model_version']))})"
+                     "</b>: its thresholds may not mean what was agreed; agree them again in a workshop.")
     else:
-        held = ("**No agreement is in force**: the service levels below are the workspace defaults, "
-                "not judged.")
+        held = ("<b>No agreement is in force</b>: the service levels below are the workspace defaults, not "
+                "judged.")
     if agreement.get("taking_effect"):
         held += f" {html.escape(agreement['taking_effect'].capitalize())}."
     if agreement.get("history"):
         held += f" {html.escape(agreement['history'].capitalize())}."
+    return held
+
+
+def headline(metrics: dict) -> str:
+    """The verdict, its reasons and what the month was held against, as Markdown (for e-mail and chat)."""
+    word, meaning = VERDICT_MEANING[metrics["verdict"]]
     # Reasons name campaigns and sources from the export: escaped, so Markdown shows them as text.
     reasons = "\n".join(f"- {html.escape(reason)}" for reason in metrics["reasons"])
     not_judged = "".join(f"\n- *{html.escape(item['rule'].capitalize())}*: {html.escape(item['why'])}"
                          for item in metrics.get("not_judged") or [])
     if not_judged:
         not_judged = "\n\n**Not judged this month**, and why:" + not_judged
-    return f"## Verdict for {metrics['month']}: {word}\n\n{reasons}{not_judged}\n\n{held}"
+    return (f"## Verdict for {metrics['month']}: {word} — {meaning}\n\n{reasons}{not_judged}\n\n"
+            f"{held_line(metrics)}")
+
+
+def first_screen(metrics: dict) -> str:
+    """The top of the review as HTML: the verdict banner, why, each team's commitments, the next steps, and
+    what the month was held against (the rest of the page is detail)."""
+    word, meaning = VERDICT_MEANING[metrics["verdict"]]
+    verdict_class = metrics["verdict"].replace(" ", "-")
+    reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in metrics["reasons"])
+    banner = f'<div class="verdict {verdict_class}"><h2>{metrics["month"]}: {word}</h2><p>{meaning}</p></div>'
+    parts = [banner,
+             f'<div class="why"><h3>Why</h3><ul>{reasons}</ul></div>', commitments_and_actions(metrics)]
+    not_judged = "".join(f"<li><i>{html.escape(item['rule'].capitalize())}</i>: {html.escape(item['why'])}"
+                         "</li>" for item in metrics.get("not_judged") or [])
+    if not_judged:
+        parts.append(f"<details><summary>Not judged this month, and why</summary><ul>{not_judged}</ul>"
+                     "</details>")
+    parts.append(f'<p class="held">{held_line(metrics)}</p>')
+    return "\n".join(parts)
 
 
 def commitments_and_actions(metrics: dict) -> str:
@@ -371,8 +407,8 @@ def commitments_and_actions(metrics: dict) -> str:
                        for a in actions)
         parts.append(f'<div class="actions"><h3>Next steps</h3><ul>{rows}</ul></div>')
     elif items:
-        parts.append('<div class="actions"><h3>Next steps</h3><p>None: every commitment measured was met.</p>'
-                     "</div>")
+        parts.append('<div class="actions"><h3>Next steps</h3>'
+                     "<p>Nothing to do: every commitment measured was met.</p></div>")
     return "\n".join(parts)
 
 
@@ -384,6 +420,99 @@ def _delivered(item: dict) -> str:
         return f" — delivered {delivered:.0%}" + (f" (agreed ≥ {item['promised']:.0%})"
                                                   if isinstance(item.get("promised"), float) else "")
     return f" — delivered {delivered:,}"
+
+
+def summary_markdown(metrics: dict) -> str:
+    """About fifteen lines of plain Markdown to paste into an e-mail or a chat channel: the verdict, why,
+    each team's commitments and the next steps."""
+    word, meaning = VERDICT_MEANING[metrics["verdict"]]
+    lines = [f"**Lead review {metrics['month']}: {word}** — {meaning}", ""]
+    lines += [f"- {reason}" for reason in metrics["reasons"][:3]]
+    if len(metrics["reasons"]) > 3:
+        lines.append(f"- … and {len(metrics['reasons']) - 3} more in the full review")
+    commitments = metrics.get("commitments") or []
+    if commitments:
+        lines += ["", "**Commitments**"]
+        for team in ("marketing", "sales"):
+            own = [f"{c['commitment']}: {c['status']}" for c in commitments if c["team"] == team]
+            lines.append(f"- {team.capitalize()}: " + "; ".join(own))
+    else:
+        lines += ["", "No agreement is in force: no commitment was judged."]
+    actions = metrics.get("actions") or []
+    lines += ["", "**Next steps**"] + ([f"- {a['team'].capitalize()}: {a['action']}" for a in actions]
+                                      or ["- None this month."])
+    return "\n".join(lines) + "\n"
+
+
+def chromium_executable() -> str | None:
+    """Chromium for printing the review to PDF: ``ALIGNMENT_CHROMIUM``, else ``chromium`` on the PATH."""
+    candidate = (os.environ.get("ALIGNMENT_CHROMIUM") or shutil.which("chromium")
+                 or shutil.which("chromium-browser"))
+    return candidate if candidate and os.access(candidate, os.X_OK) else None
+
+
+def print_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path | None:
+    """Print the review to PDF with headless Chromium (A4; no figure cut across a page); None without one.
+
+    Nothing is fetched: the page is self-contained and Chromium starts with its network features off.
+    """
+    import subprocess
+
+    executable = chromium_executable()
+    if executable is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="alignment-pdf-") as profile:
+        command = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}",
+                   Path(html_path).resolve().as_uri()]
+        try:
+            subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    if pdf_path.is_file() and pdf_path.read_bytes()[:4] == b"%PDF":
+        return pdf_path
+    pdf_path.unlink(missing_ok=True)  # never a half-printed file beside the review
+    return None
+
+
+FIGURE_SIZE = (7.5, 3.2)
+"""Inches at 100 dpi: a chart about 750 px wide and 320 high, so that a section fits beside its words."""
+
+
+def use_review_style() -> None:
+    """Figures of the review: small, readable, embedded at a size that does not fill a screen each."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    plt.rcParams.update({"figure.figsize": FIGURE_SIZE, "figure.dpi": 100, "savefig.bbox": "tight"})
+
+
+def too_early(metrics: dict) -> str | None:
+    """For a month whose leads have not all had their horizon: the sentence that replaces observed zeros."""
+    calibration = metrics.get("calibration") or {}
+    if not calibration.get("leads") or calibration.get("mature"):
+        return None
+    return (f"**Too early to judge the wins**: {calibration.get('leads_past_horizon', 0):,} of "
+            f"{calibration['leads']:,} leads scored this month have reached their horizon "
+            f"({calibration.get('days_to_maturity')} days until all have). The wins so far are a lower "
+            "bound, not a verdict on the scale.")
+
+
+def verdict_rules_text() -> str:
+    """How the verdict is decided, in words, from the rules' own constants (the page states no number by
+    hand)."""
+    r = review
+    return (
+        "**How the verdict is decided.** *Recalibrate* when the month's scores have clearly drifted from the "
+        f"leads the scale was checked on (a drift index of {r.PSI_RECALIBRATE:g} or more, beyond chance), "
+        f"sales rejects more than {r.REJECTION_RECALIBRATE:.0%} of the MQLs it decided on, or a month whose "
+        "leads have all had their horizon wins clearly fewer or more deals than promised. *Watch* when the "
+        f"scores shift (a drift index of {r.PSI_WATCH:g} or more, beyond chance), more than "
+        f"{r.REJECTION_WATCH:.0%} are rejected, a new or worsening campaign is accepted unusually rarely, or "
+        f"— under an agreement — volume or speed of follow-up falls below {r.VOLUME_WATCH_SHARE:.0%} of what "
+        "was agreed. *Not judged* when too little could be measured to say. Otherwise *keep*.")
 
 
 def not_measured(metrics: dict, section: str) -> str | None:
@@ -416,12 +545,36 @@ def table(rows: list[dict] | pd.DataFrame, columns: dict[str, str], percent: tup
     frame = pd.DataFrame(rows)
     frame = frame[[c for c in columns if c in frame.columns]].rename(columns=columns)
     # Campaign, source, team and reason values come from the export: shown as text, never as markup.
-    frame = frame.apply(lambda column: column.map(lambda v: html.escape(v) if isinstance(v, str) else v))
+    # Booleans read as words, never as Python's True/False.
+    frame = frame.apply(lambda column: column.map(
+        lambda v: html.escape(v) if isinstance(v, str) else ({True: "yes", False: "no"}[v]
+                                                             if isinstance(v, bool) else v)))
     formats = {h: f"{{:.{decimals}f}}" for c, h in columns.items()
                if h in frame and pd.api.types.is_float_dtype(frame[h])}
-    formats.update({columns[c]: "{:.0%}" for c in percent if c in columns and columns[c] in frame})
+    formats.update({columns[c]: _percent for c in percent if c in columns and columns[c] in frame})
     # one call: a second Styler.format(dict) would reset the columns the first one formatted
     return frame.style.hide(axis="index").format(formats, na_rep="–")
+
+
+def folded(summary: str, table) -> HTMLOutput:
+    """A long table folded under one line the reader can open (``<details>``)."""
+    body = table.to_html() if hasattr(table, "to_html") else str(table)
+    return HTMLOutput(f"<details><summary>{html.escape(summary)}</summary>{body}</details>")
+
+
+class HTMLOutput:
+    """Markup the notebook displays as it is (IPython's rich display protocol, without importing IPython)."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+
+def _percent(value: float) -> str:
+    """``42%``; a rounding to zero is ``0%``, never ``-0%``."""
+    return f"{value + 0.0:.0%}".replace("-0%", "0%")
 
 
 def channel_table(rows: list[dict], channel: str):
@@ -504,7 +657,7 @@ def _recover_all(reports: Path) -> None:
 
 def _render_locked(config: Any, reports: Path, month: str | None, *, model_dir: str | Path | None,
                    agreement_version: str | int | None, progress: bool, template: str | Path | None) -> Path:
-    from alignment.notebook import execute, notebook_path, to_html
+    from alignment.notebook import execute, notebook_path, to_html, write_atomic
 
     _recover(reports, month or LATEST)
     if month is not None:
@@ -530,6 +683,10 @@ def _render_locked(config: Any, reports: Path, month: str | None, *, model_dir: 
             _refuse_foreign_files(reports / month)
         target = reports / month
         to_html(executed, work / "review.html", title=f"Monthly lead review {month}")
+        metrics = json.loads((work / "metrics.json").read_text("utf-8"))
+        if "verdict" in metrics:  # a review (another template may write other metrics)
+            write_atomic(work / "summary.md", summary_markdown(metrics))
+        print_pdf(work / "review.html", work / "review.pdf")
         _swap_into_place(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -635,6 +792,17 @@ INDEX_SERIES = {
 }
 
 
+def _index_rules() -> dict[str, list[tuple[float, str, str]]]:
+    """The verdict's lines on the index's charts, each labelled with what it means."""
+    return {"psi": [(review.PSI_WATCH, f"watch from {review.PSI_WATCH:g}", "orange"),
+                    (review.PSI_RECALIBRATE, f"recalibrate from {review.PSI_RECALIBRATE:g}", "red")],
+            "rejection_rate": [(review.REJECTION_RECALIBRATE,
+                                f"recalibrate above {review.REJECTION_RECALIBRATE:.0%}", "red")],
+            "share_touched_in_time": [(review.SPEED_WATCH_SHARE,
+                                       f"watch below {review.SPEED_WATCH_SHARE:.0%} (under an agreement)",
+                                       "orange")]}
+
+
 def _trend_png(frame: pd.DataFrame) -> str:
     """Small-multiple trend lines of the key numbers, as a base64 PNG."""
     import matplotlib
@@ -644,24 +812,31 @@ def _trend_png(frame: pd.DataFrame) -> str:
     import seaborn as sns
 
     columns = [c for c in INDEX_SERIES if c in frame and frame[c].notna().any()]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 5.5), sharex=True)
+    fig, axes = plt.subplots(2, 3, figsize=(14, 6.5), sharex=True)
+    step = max(1, int(np.ceil(len(frame) / 6)))  # at most six month labels, written flat
+    rules = _index_rules()
     for ax, column in zip(axes.flat, columns, strict=False):
         sns.lineplot(x=frame["month"], y=frame[column].astype(float), marker="o", ax=ax)
-        ax.set_title(INDEX_SERIES[column][0], fontsize=10)
+        ax.set_title(INDEX_SERIES[column][0], fontsize=13)
         ax.set_xlabel("")
         ax.set_ylabel("")
+        ax.set_ylim(bottom=0, top=1 if INDEX_SERIES[column][1] else None)  # counts and rates start at zero
         if INDEX_SERIES[column][1]:
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        if column == "psi":
-            ax.axhline(review.PSI_WATCH, color="orange", lw=1, ls="--")
-            ax.axhline(review.PSI_RECALIBRATE, color="red", lw=1, ls="--")
+        for value, label, colour in rules.get(column, []):
+            ax.axhline(value, color=colour, lw=1, ls="--", label=label)
+            ax.set_ylim(top=max(ax.get_ylim()[1], value * 1.15))  # every rule's line in view
+        if column in rules:
+            ax.legend(fontsize=9, frameon=False, loc="best")
     for ax in axes.flat[len(columns):]:
         ax.set_visible(False)
     for ax in axes.flat:
-        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+        ax.set_xticks(range(0, len(frame), step))
+        ax.set_xticklabels(frame["month"].iloc[::step], rotation=0, fontsize=10)
+        ax.tick_params(axis="y", labelsize=10)
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
+    fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -711,12 +886,15 @@ def _build_index_locked(reports: Path) -> Path:
                 f"<td>{_cell(row.get('psi'), '{:.2f}')}</td>"
                 f"<td>{'v' + str(row['agreement']) if row['agreement'] else 'none in force'}</td>"
                 f"<td>{_commitment_cell(row['commitments'])}</td>"
-                f"<td>{'<br>'.join(html.escape(reason) for reason in row['reasons'])}</td></tr>")
+                f"<td>{html.escape(row['reasons'][0]) if row['reasons'] else ''}"
+                + (f" <i>(+{len(row['reasons']) - 1} more in the month's review)</i>"
+                   if len(row["reasons"]) > 1 else "") + "</td></tr>")
         body.append("</tbody></table>")
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Monthly lead reviews</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
-        "td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;font-size:14px}"
+        "<style>body{font-family:sans-serif;margin:2em auto;max-width:1400px;font-size:16px}"
+        "table{border-collapse:collapse}"
+        "td,th{border-bottom:1px solid #ddd;padding:6px 10px;text-align:left;font-size:16px}"
         "td{vertical-align:top}"
         "td:nth-child(-n+6){white-space:nowrap}"
         ".keep{color:#1a7f37}.watch{color:#b35900}.recalibrate{color:#c00;font-weight:bold}"
@@ -844,6 +1022,10 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
             click.echo(f"error: {current}: {exc.one_line()}", err=True)
             continue
         click.echo(f"{target.name}: {target / 'review.html'}", err=True)
+        click.echo(f"{target.name}: summary for e-mail: {target / 'summary.md'}", err=True)
+        if not (target / "review.pdf").is_file():
+            click.echo(f"{target.name}: review.pdf skipped: no Chromium found (apt-get install chromium, or "
+                       "set ALIGNMENT_CHROMIUM)", err=True)
     index = build_index(reports)
     click.echo(f"index: {index}", err=True)
     return not failures

@@ -382,7 +382,9 @@ def conversion_by_band(cohort: pd.DataFrame, *, as_of: pd.Timestamp, horizon_day
     days_left = None
     if len(cohort) and not mature:
         days_left = int(math.ceil((latest + horizon - as_of) / pd.Timedelta(days=1)))
-    return {"mature": mature, "days_to_maturity": days_left, "leads": len(cohort), "bands": bands,
+    reached = int((cohort["scored_at"] + horizon <= as_of).sum()) if len(cohort) else 0
+    return {"mature": mature, "days_to_maturity": days_left, "leads": len(cohort),
+            "leads_past_horizon": reached, "bands": bands,
             "expected_wins": expected, "observed_wins": observed,
             "relative_gap": (observed - expected) / expected if mature and expected > 0 else None,
             "z": (observed - expected) / math.sqrt(spread) if mature and spread > 0 else None}
@@ -687,12 +689,14 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
     drift = metrics.get("drift") or {}
     if drift.get("psi") is not None and drift.get("status") in ("shifting", "drifted"):
         if drift["status"] == "drifted":
-            add("recalibrate", f"Scores have drifted from the validation window (PSI {drift['psi']:.2f} >= "
-                               f"{PSI_RECALIBRATE}): the leads coming in are not the ones the scale was "
-                               "fitted on.")
+            add("recalibrate", "This month's scores have drifted far from those of the leads the scale "
+                               f"was checked on (drift index {drift['psi']:.2f}; {PSI_RECALIBRATE:g} or "
+                               "more, beyond chance, means drifted): the leads coming in are not the ones it "
+                               "was fitted on.")
         else:
-            add("watch", f"Scores are shifting from the validation window (PSI {drift['psi']:.2f} >= "
-                         f"{PSI_WATCH}).")
+            add("watch", "This month's scores are moving away from those of the leads the scale was checked "
+                         f"on (drift index {drift['psi']:.2f}; {PSI_WATCH:g} or more, beyond chance, means "
+                         "moving).")
     acc = metrics.get("acceptance") or {}
     rejection = acc.get("rejection_rate")
     if rejection is not None:
@@ -718,8 +722,8 @@ def verdict(metrics: Mapping[str, Any]) -> dict:
             abs(early["z"]) >= EARLY_Z_WATCH and abs(early["relative_gap"]) >= EARLY_RELATIVE_GAP:
         direction = "less" if early["relative_gap"] < 0 else "more"
         add("watch", f"Sales accepted {early['observed']} of this month's leads within {early['days']} days "
-                     f"where leads of the same scores in the validation window would have given "
-                     f"{early['expected']:.0f} ({abs(early['relative_gap']):.0%} {direction}): an early sign "
+                     f"where leads of the same scores used to give {early['expected']:.0f} "
+                     f"({abs(early['relative_gap']):.0%} {direction}, far more than chance): an early sign "
                      "that the scores no longer mean what they did.")
     for channel in ("campaign", "source"):
         for row in metrics.get(f"{channel}_quality") or []:
