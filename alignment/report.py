@@ -572,8 +572,10 @@ class HTMLOutput:
         return self.markup
 
 
-def _percent(value: float) -> str:
-    """``42%``; a rounding to zero is ``0%``, never ``-0%``."""
+def _percent(value: float | str) -> str:
+    """``42%``; a rounding to zero is ``0%``, never ``-0%``; a word (why a figure is missing) as it is."""
+    if isinstance(value, str):
+        return value
     return f"{value + 0.0:.0%}".replace("-0%", "0%")
 
 
@@ -589,6 +591,8 @@ def channel_table(rows: list[dict], channel: str):
         return "poor, worse than before" if row["worse"] else "poor, as before"
 
     frame["flag"] = frame.apply(flag, axis=1)
+    # No closed lead yet is not a win rate of zero: say why the figure is missing.
+    frame["win_rate"] = frame["win_rate"].astype(object).where(frame["win_rate"].notna(), "too early")
     return table(frame, {channel: channel.title(), "mqls": "MQLs", "acceptance_rate": "Accepted",
                          "history_acceptance_rate": "Accepted before", "win_rate": "Won (of closed so far)",
                          "mean_score": "Mean score", "flag": "Flag"},
@@ -786,7 +790,7 @@ INDEX_SERIES = {
     "mqls": ("MQLs handed over", False),
     "acceptance_rate": ("Accepted by sales (SAL ÷ MQL)", True),
     "rejection_rate": ("Rejected by sales (of decided)", True),
-    "share_touched_in_time": ("Touched within the agreed hours", True),
+    "share_touched_in_time": ("Touched within the follow-up hours", True),
     "median_hours_to_touch": ("Median hours to first touch", False),
     "psi": ("Score drift (PSI)", False),
 }
