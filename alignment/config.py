@@ -145,6 +145,12 @@ class PathsConfig(_Section):
     reports: str = "reports"
 
 
+class ReportConfig(_Section):
+    """How the monthly review is printed."""
+
+    paper: Literal["A4", "Letter"] = "A4"
+
+
 class Config(_Section):
     source: SourceConfig
     mapping: dict[str, str] = Field(default_factory=dict)
@@ -155,6 +161,7 @@ class Config(_Section):
     sales: SalesConfig = Field(default_factory=SalesConfig)
     service_levels: ServiceLevelsConfig = Field(default_factory=ServiceLevelsConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     # Not part of the file: where it was read from.
     path: Path | None = Field(None, exclude=True)

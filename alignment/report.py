@@ -451,8 +451,9 @@ def chromium_executable() -> str | None:
     return candidate if candidate and os.access(candidate, os.X_OK) else None
 
 
-def print_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path | None:
-    """Print the review to PDF with headless Chromium (A4; no figure cut across a page); None without one.
+def print_pdf(html_path: Path, pdf_path: Path, *, paper: str = "A4", timeout: float = 120) -> Path | None:
+    """Print the review to PDF with headless Chromium on A4 or Letter pages (no figure or table cut across a
+    page); None without Chromium.
 
     Nothing is fetched: the page is self-contained and Chromium starts with its network features off.
     """
@@ -461,11 +462,18 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path | N
     executable = chromium_executable()
     if executable is None:
         return None
+    if paper not in ("A4", "Letter"):
+        raise ValueError(f"paper must be 'A4' or 'Letter', got {paper!r}")
     with tempfile.TemporaryDirectory(prefix="alignment-pdf-") as profile:
+        # The page's own @page rule is A4; a copy carries the paper asked for.
+        printed = Path(profile) / "print.html"
+        page = Path(html_path).read_text(encoding="utf-8")
+        printed.write_text(page.replace("</head>", f"<style>@page {{ size: {paper}; }}</style></head>", 1),
+                           encoding="utf-8")
         command = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}",
-                   Path(html_path).resolve().as_uri()]
+                   f"--user-data-dir={profile}/chromium", "--no-pdf-header-footer",
+                   f"--print-to-pdf={pdf_path}", printed.as_uri()]
         try:
             subprocess.run(command, capture_output=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired):
@@ -690,7 +698,7 @@ def _render_locked(config: Any, reports: Path, month: str | None, *, model_dir: 
         metrics = json.loads((work / "metrics.json").read_text("utf-8"))
         if "verdict" in metrics:  # a review (another template may write other metrics)
             write_atomic(work / "summary.md", summary_markdown(metrics))
-        print_pdf(work / "review.html", work / "review.pdf")
+        print_pdf(work / "review.html", work / "review.pdf", paper=config.report.paper)
         _swap_into_place(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -144,3 +144,17 @@ def test_a_summary_for_email_and_a_pdf_sit_beside_the_review(reports: Path) -> N
         assert not pdf.exists()
     else:
         assert pdf.read_bytes()[:4] == b"%PDF"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("paper", "size"), [("A4", (595, 842)), ("Letter", (612, 792))])
+def test_the_pdf_is_printed_on_the_paper_asked_for(
+    reports: Path, tmp_path: Path, paper: str, size: tuple
+) -> None:
+    from alignment.report import chromium_executable, print_pdf
+
+    if chromium_executable() is None:
+        pytest.skip("no Chromium to print with")
+    out = print_pdf(reports / "2026-10" / "review.html", tmp_path / f"review-{paper}.pdf", paper=paper)
+    boxes = set(re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", out.read_bytes()))
+    assert {(round(float(w)), round(float(h))) for w, h in boxes} == {size}
