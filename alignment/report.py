@@ -601,6 +601,8 @@ def channel_table(rows: list[dict], channel: str):
     frame["flag"] = frame.apply(flag, axis=1)
     # No closed lead yet is not a win rate of zero: say why the figure is missing.
     frame["win_rate"] = frame["win_rate"].astype(object).where(frame["win_rate"].notna(), "too early")
+    before = frame["history_acceptance_rate"].astype(object)
+    frame["history_acceptance_rate"] = before.where(before.notna(), "new: no history")
     return table(frame, {channel: channel.title(), "mqls": "MQLs", "acceptance_rate": "Accepted",
                          "history_acceptance_rate": "Accepted before", "win_rate": "Won (of closed so far)",
                          "mean_score": "Mean score", "flag": "Flag"},
