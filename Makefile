@@ -8,7 +8,7 @@ DEMO_CONFIG := $(DEMO)/alignment.toml
 # The demo history ends on 2026-10-31: three calm months, then the three with the planted change.
 DEMO_REVIEW_MONTHS := 2026-05 2026-06 2026-07 2026-08 2026-09 2026-10
 
-.PHONY: demo test install kernel bench bench-quick lint clean-demo
+.PHONY: demo test test-fast install kernel bench bench-quick lint clean-demo
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
@@ -47,6 +47,10 @@ demo: $(DEMO)/model/model.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The unit lane: no notebook execution, no browser, no database server (what CI runs is `make test`).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser and not postgres"
 
 lint: $(STAMP)
 	$(BIN)/ruff check alignment tests benchmarks
