@@ -66,6 +66,8 @@ RELATIVE_WEAK_AUC = 0.65
 RELATIVE_WEAK_MARGIN = 0.03
 RELATIVE_MAX_ROWS = 20_000
 """The all-the-others model is cross-validated on a seeded sample of at most this many labelled leads."""
+RELATIVE_MAX_COLUMNS = 40
+"""All the other columns together: at most this many of them, the strongest alone (the rest add little)."""
 NUMBER_BINS = 10
 """Numbers enter the all-the-others model as this many quantile bins (and missing), each by its win rate."""
 DISPOSITION_SHARE = 0.10
@@ -363,6 +365,7 @@ def _labelled_sample(label_values: np.ndarray, config: Config) -> np.ndarray:
 def _drop_constant_and_duplicates(X: pd.DataFrame, result: GuardResult, skip: set[str]) -> list[str]:
     """Columns left after constant and duplicate ones are dropped (with a note each)."""
     partitions: dict[int, list[tuple[str, np.ndarray]]] = {}
+    id_like: dict[int, list[tuple[str, np.ndarray]]] = {}
     left = []
     for column in X.columns:
         if column in skip:
@@ -377,16 +380,46 @@ def _drop_constant_and_duplicates(X: pd.DataFrame, result: GuardResult, skip: se
             only = "missing" if value is None or pd.isna(value) else repr(value)
             result.dropped.append({"column": column, "reason": f"constant (every lead: {only})"})
             continue
-        key = hash(codes.tobytes())
-        twin = next((name for name, other in partitions.get(key, []) if np.array_equal(other, codes)
-                     and _same_information(X[name], values, len(uniques))), None)
+        if len(uniques) > len(values) // 2:
+            twin = _id_like_twin(values, id_like)
+        else:
+            key = hash(codes.tobytes())
+            twin = next((name for name, other in partitions.get(key, []) if np.array_equal(other, codes)
+                         and _same_information(X[name], values, len(uniques))), None)
+            if twin is None:
+                partitions.setdefault(key, []).append((column, codes))
         if twin is not None:
             result.dropped.append({"column": column, "reason": f"duplicate of '{twin}' (same values, or a "
                                                                "one-to-one relabelling of them)"})
             continue
-        partitions.setdefault(key, []).append((column, codes))
+        if len(uniques) > len(values) // 2:
+            _remember_id_like(column, values, id_like)
         left.append(column)
     return left
+
+
+def _id_like_keys(values: pd.Series) -> list[np.ndarray]:
+    """What makes two id-like columns (about one level per lead) duplicates: equal values, or numbers in the
+    same (or the reverse) order. Keyed on these, a wide export of continuous numbers is screened in linear
+    time (the leads' partition alone would make every such pair a candidate)."""
+    if _is_number(values):
+        ranks = pd.factorize(values, sort=True, use_na_sentinel=False)[0]
+        return [ranks, ranks.max() - ranks]
+    return [pd.util.hash_pandas_object(values, index=False).to_numpy()]
+
+
+def _id_like_twin(values: pd.Series, id_like: dict[int, list[tuple[str, np.ndarray]]]) -> str | None:
+    for key in _id_like_keys(values):
+        for name, other in id_like.get(hash(key.tobytes()), []):
+            if np.array_equal(other, key):
+                return name
+    return None
+
+
+def _remember_id_like(column: str, values: pd.Series,
+                      id_like: dict[int, list[tuple[str, np.ndarray]]]) -> None:
+    key = _id_like_keys(values)[0]
+    id_like.setdefault(hash(key.tobytes()), []).append((column, key))
 
 
 def _relative_strengths(X: pd.DataFrame, columns: list[str], single: dict[str, float], y_full: np.ndarray,
@@ -401,8 +434,16 @@ def _relative_strengths(X: pd.DataFrame, columns: list[str], single: dict[str, f
     y = y_full[rows]
     if min(int(y.sum()), int(len(y) - y.sum())) < TARGET_FOLDS:
         return {}
-    encoded = {c: _encoded(X[c].iloc[rows], y, seed) for c in columns}
-    return {c: _others_auc(encoded, c, y, seed) for c in candidates}
+    # The strongest columns carry what "all the others together" know; on a wide export the weak tail adds
+    # little and would cost a model per candidate over thousands of columns.
+    strongest = sorted(columns, key=lambda c: -single.get(c, 0.5))[:RELATIVE_MAX_COLUMNS + 1]
+    encoded = {c: _encoded(X[c].iloc[rows], y, seed) for c in strongest}
+    result = {}
+    for column in candidates:
+        others = {name: values for name, values in encoded.items() if name != column}
+        others = dict(list(others.items())[:RELATIVE_MAX_COLUMNS])
+        result[column] = _others_auc(others, column, y, seed)
+    return result
 
 
 def screen_columns(

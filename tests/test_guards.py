@@ -307,3 +307,20 @@ def test_a_missing_band_made_of_open_leads_is_left_out_under_a_neutral_name():
     reasons = {item["column"]: item["reason"] for item in result.leakage}
     assert "still open at the export" in reasons["account"]
     assert "account" not in result.kept
+
+
+def test_id_like_duplicates_are_found_by_order_or_equal_values_and_distinct_ones_kept():
+    rng = np.random.default_rng(9)
+    n = 2_000
+    size = rng.gamma(2.0, 100, n)
+    X = pd.DataFrame({"size": size, "minus_size": -size, "log_size": np.log1p(size),
+                      "other_number": rng.normal(size=n), "token": [f"t{i}" for i in range(n)],
+                      "token_copy": [f"t{i}" for i in range(n)], "industry": rng.choice(["a", "b"], n)})
+    X["token_other"] = X["token"].sample(frac=1.0, random_state=1).to_numpy()
+    y = (rng.random(n) < 0.3).astype(float)
+    family = dict.fromkeys(X.columns, "demographics")
+    result = screen_columns(X, pd.Series(y, index=X.index), family, make_config())
+    dropped = {item["column"]: item["reason"] for item in result.dropped}
+    assert set(dropped) == {"minus_size", "log_size", "token_copy"}
+    assert "duplicate of 'size'" in dropped["minus_size"] and "duplicate of 'token'" in dropped["token_copy"]
+    assert {"other_number", "token_other"} <= set(result.kept)
