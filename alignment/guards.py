@@ -365,7 +365,7 @@ def _labelled_sample(label_values: np.ndarray, config: Config) -> np.ndarray:
 def _drop_constant_and_duplicates(X: pd.DataFrame, result: GuardResult, skip: set[str]) -> list[str]:
     """Columns left after constant and duplicate ones are dropped (with a note each)."""
     partitions: dict[int, list[tuple[str, np.ndarray]]] = {}
-    id_like: dict[int, list[tuple[str, np.ndarray]]] = {}
+    id_like: dict[int, list[str]] = {}
     left = []
     for column in X.columns:
         if column in skip:
@@ -381,7 +381,7 @@ def _drop_constant_and_duplicates(X: pd.DataFrame, result: GuardResult, skip: se
             result.dropped.append({"column": column, "reason": f"constant (every lead: {only})"})
             continue
         if len(uniques) > len(values) // 2:
-            twin = _id_like_twin(values, id_like)
+            twin = _id_like_twin(X, values, len(uniques), id_like)
         else:
             key = hash(codes.tobytes())
             twin = next((name for name, other in partitions.get(key, []) if np.array_equal(other, codes)
@@ -398,28 +398,33 @@ def _drop_constant_and_duplicates(X: pd.DataFrame, result: GuardResult, skip: se
     return left
 
 
-def _id_like_keys(values: pd.Series) -> list[np.ndarray]:
-    """What makes two id-like columns (about one level per lead) duplicates: equal values, or numbers in the
-    same (or the reverse) order. Keyed on these, a wide export of continuous numbers is screened in linear
-    time (the leads' partition alone would make every such pair a candidate)."""
+ID_LIKE_FINGERPRINT = 2_000
+"""Rows whose order (numbers) or values (text) fingerprint an id-like column before the exact comparison."""
+
+
+def _id_like_keys(values: pd.Series) -> list[int]:
+    """Fingerprints of what makes two id-like columns (about one level per lead) duplicates: numbers in the
+    same or the reverse order, or equal values. Keyed on these, a wide export of continuous numbers is
+    screened in linear time (the leads' partition alone would make every such pair a candidate)."""
+    head = values.iloc[:ID_LIKE_FINGERPRINT]
     if _is_number(values):
-        ranks = pd.factorize(values, sort=True, use_na_sentinel=False)[0]
-        return [ranks, ranks.max() - ranks]
-    return [pd.util.hash_pandas_object(values, index=False).to_numpy()]
+        numbers = head.to_numpy(dtype=np.float64, na_value=np.nan)
+        return [hash(np.argsort(numbers, kind="stable").tobytes()),
+                hash(np.argsort(-numbers, kind="stable").tobytes())]
+    return [hash(pd.util.hash_pandas_object(head, index=False).to_numpy().tobytes())]
 
 
-def _id_like_twin(values: pd.Series, id_like: dict[int, list[tuple[str, np.ndarray]]]) -> str | None:
+def _id_like_twin(X: pd.DataFrame, values: pd.Series, n_levels: int,
+                  id_like: dict[int, list[str]]) -> str | None:
     for key in _id_like_keys(values):
-        for name, other in id_like.get(hash(key.tobytes()), []):
-            if np.array_equal(other, key):
+        for name in id_like.get(key, []):
+            if _same_information(X[name], values, n_levels):
                 return name
     return None
 
 
-def _remember_id_like(column: str, values: pd.Series,
-                      id_like: dict[int, list[tuple[str, np.ndarray]]]) -> None:
-    key = _id_like_keys(values)[0]
-    id_like.setdefault(hash(key.tobytes()), []).append((column, key))
+def _remember_id_like(column: str, values: pd.Series, id_like: dict[int, list[str]]) -> None:
+    id_like.setdefault(_id_like_keys(values)[0], []).append(column)
 
 
 def _relative_strengths(X: pd.DataFrame, columns: list[str], single: dict[str, float], y_full: np.ndarray,
