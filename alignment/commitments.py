@@ -195,7 +195,7 @@ def next_actions(metrics: Mapping[str, Any], commitments: list[dict]) -> list[di
             {
                 "team": "both",
                 "action": (
-                    f"sales rejected {rejection:.0%} of the MQLs it decided on: meet on the rejection "
+                    f"sales rejected {rejection:.1%} of the MQLs it decided on: meet on the rejection "
                     "reasons and agree a "
                     "new MQL threshold"
                 ),
@@ -216,12 +216,8 @@ def next_actions(metrics: Mapping[str, Any], commitments: list[dict]) -> list[di
             }
         )
     if metrics.get("verdict") == "not judged":
-        missing = sorted(
-            {
-                why.split(" (")[0].removeprefix("Not measured: the export has no ")
-                for why in (metrics.get("not_measured") or {}).values()
-            }
-        )
+        columns = (metrics.get("not_measured_columns") or {}).values()
+        missing = sorted({" or ".join(options) for options in columns})
         actions.append(
             {
                 "team": "analyst",

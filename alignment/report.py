@@ -355,19 +355,6 @@ def held_line(metrics: dict) -> str:
     return held
 
 
-def headline(metrics: dict) -> str:
-    """The verdict, its reasons and what the month was held against, as Markdown (for e-mail and chat)."""
-    word, meaning = VERDICT_MEANING[metrics["verdict"]]
-    # Reasons name campaigns and sources from the export: escaped, so Markdown shows them as text.
-    reasons = "\n".join(f"- {html.escape(reason)}" for reason in metrics["reasons"])
-    not_judged = "".join(f"\n- *{html.escape(item['rule'].capitalize())}*: {html.escape(item['why'])}"
-                         for item in metrics.get("not_judged") or [])
-    if not_judged:
-        not_judged = "\n\n**Not judged this month**, and why:" + not_judged
-    return (f"## Verdict for {metrics['month']}: {word} — {meaning}\n\n{reasons}{not_judged}\n\n"
-            f"{held_line(metrics)}")
-
-
 def first_screen(metrics: dict) -> str:
     """The top of the review as HTML: the verdict banner, why, each team's commitments, the next steps, and
     what the month was held against (the rest of the page is detail)."""
@@ -564,20 +551,10 @@ def table(rows: list[dict] | pd.DataFrame, columns: dict[str, str], percent: tup
     return frame.style.hide(axis="index").format(formats, na_rep="–")
 
 
-def folded(summary: str, table) -> HTMLOutput:
-    """A long table folded under one line the reader can open (``<details>``)."""
+def folded(summary: str, table) -> str:
+    """A long table folded under one line the reader can open (``<details>``), as HTML."""
     body = table.to_html() if hasattr(table, "to_html") else str(table)
-    return HTMLOutput(f"<details><summary>{html.escape(summary)}</summary>{body}</details>")
-
-
-class HTMLOutput:
-    """Markup the notebook displays as it is (IPython's rich display protocol, without importing IPython)."""
-
-    def __init__(self, markup: str) -> None:
-        self.markup = markup
-
-    def _repr_html_(self) -> str:
-        return self.markup
+    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
 
 
 def _percent(value: float | str) -> str:

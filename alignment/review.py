@@ -601,31 +601,34 @@ def require_dates(leads: pd.DataFrame, source: Any = None) -> None:
                         hint=MONTHLY_REVIEW_DATES_HINT)
 
 
-def not_measured(leads: pd.DataFrame) -> dict[str, str]:
-    """The review sections the export cannot measure, each with one plain sentence saying what to map.
-
-    Parameters
-    ----------
-    leads : DataFrame
-        Canonical leads.
+def missing_columns(leads: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """The review sections the export cannot measure, each with the contract column(s) it lacks.
 
     Returns
     -------
     dict
-        Section (a key of :data:`SECTION_COLUMNS`) → sentence; sections the export allows are absent.
+        Section (a key of :data:`SECTION_COLUMNS`) → the missing column, or the alternatives none of which is
+        there (``("sal_at", "rejected_at")``); sections the export allows are absent.
     """
     out = {}
-    for section, (needs, what) in SECTION_COLUMNS.items():
+    for section, (needs, _) in SECTION_COLUMNS.items():
         for need in needs:
             options = need if isinstance(need, tuple) else (need,)
-            if any(_has(leads, column) for column in options):
-                continue
-            columns = " or ".join(options)
-            meaning = " or ".join(COLUMN_MEANING[column] for column in options)
-            out[section] = (f"Not measured: the export has no {columns} ({meaning}), so {what} cannot be "
-                            f"measured. Map the export's column holding it onto {options[0]} in the config "
-                            "[mapping].")
-            break
+            if not any(_has(leads, column) for column in options):
+                out[section] = options
+                break
+    return out
+
+
+def not_measured(missing: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """One plain sentence per section :func:`missing_columns` found, saying what to map."""
+    out = {}
+    for section, options in missing.items():
+        columns = " or ".join(options)
+        meaning = " or ".join(COLUMN_MEANING[column] for column in options)
+        out[section] = (f"Not measured: the export has no {columns} ({meaning}), so "
+                        f"{SECTION_COLUMNS[section][1]} cannot be measured. Map the export's column holding "
+                        f"it onto {options[0]} in the config [mapping].")
     return out
 
 
@@ -634,9 +637,8 @@ def not_measured(leads: pd.DataFrame) -> dict[str, str]:
 
 def _not_judged(metrics: Mapping[str, Any]) -> dict[str, str]:
     """The verdict's rules that could not be judged this month, each with why."""
-    # "Not measured: the export has no mql_at (what it is), so ..." -> "the export has no mql_at"
-    missing = {section: sentence.removeprefix("Not measured: ").split(" (")[0]
-               for section, sentence in (metrics.get("not_measured") or {}).items()}
+    missing = {section: f"the export has no {' or '.join(columns)}"
+               for section, columns in (metrics.get("not_measured_columns") or {}).items()}
     out: dict[str, str] = {}
     drift = metrics.get("drift") or {}
     if drift.get("psi") is None:
@@ -802,9 +804,13 @@ def _agreement_fields(agreement: Any) -> dict:
 
 def month_numbers(leads: pd.DataFrame, month: str | pd.Period, *, scores: pd.DataFrame | None,
                   baseline_scores: pd.Series | None, follow_up_hours: float,
-                  as_of: pd.Timestamp | None = None) -> dict:
-    """The few key numbers of one month, for the trend lines (MQLs, acceptance, speed, drift, mean score)."""
-    missing = not_measured(leads)
+                  as_of: pd.Timestamp | None = None,
+                  missing: Mapping[str, tuple[str, ...]] | None = None) -> dict:
+    """The few key numbers of one month, for the trend lines (MQLs, acceptance, speed, drift, mean score).
+
+    ``missing`` is :func:`missing_columns` of ``leads`` when the caller has it already (one scan of the
+    history for the whole trend, not one per month)."""
+    missing = missing_columns(leads) if missing is None else missing
     acc = {} if "acceptance" in missing else acceptance(leads, month)
     speed = {} if "speed_to_lead" in missing else speed_to_lead(leads, month, follow_up_hours, as_of=as_of)
     row = {"month": str(month_period(month)), "inquiries": funnel(leads, month)[0]["count"],
@@ -875,7 +881,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         raise DataError(f"the leads lack the column(s) {sorted(missing)}", column=sorted(missing)[0])
     require_dates(leads)
     period = month_period(month)
-    missing = not_measured(leads)
+    missing = missing_columns(leads)
     commitment = None
     terms = _agreement_fields(agreement)
     levels = dict(service_levels or {})
@@ -908,7 +914,8 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                       "service_levels": levels, **dict(agreement_record or {}),
                       "note": None if in_force else "No agreement is in force: service levels shown are the "
                                                     "workspace defaults and are not judged."},
-        "not_measured": missing,
+        "not_measured": not_measured(missing),
+        "not_measured_columns": {section: list(columns) for section, columns in missing.items()},
         "funnel": funnel(leads, period),
         "mql_volume": None if "mql_volume" in missing else mql_volume(leads, period, commitment),
         "acceptance": None if "acceptance" in missing else acceptance(leads, period,
@@ -952,7 +959,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     for offset in range(trend_months, -1, -1):
         m = period - offset
         trend.append(month_numbers(leads, m, scores=cohort_scores(m), baseline_scores=baseline_scores,
-                                   follow_up_hours=follow_up, as_of=pd.Timestamp(as_of)))
+                                   follow_up_hours=follow_up, as_of=pd.Timestamp(as_of), missing=missing))
     metrics["trend"] = trend
     metrics["mature_cohorts"] = _mature_cohorts(cohorts, fitted_until, as_of=pd.Timestamp(as_of),
                                                 horizon_days=horizon_days, edges=edges)

@@ -59,7 +59,7 @@ another site."""
 ALLOWED_FETCH_DESTS = ("document", "empty")
 
 
-def page_guard(handler, notebook=None, cwd=None, *, max_kernels: int | None = None):
+def page_guard(handler, notebook=None, cwd=None, *, max_kernels: int = MAX_KERNELS):
     """Voilà's prelaunch hook: refuse a page load from another site, or beyond the kernel cap.
 
     Parameters
@@ -68,8 +68,8 @@ def page_guard(handler, notebook=None, cwd=None, *, max_kernels: int | None = No
         The page request (Voilà's handler: ``kernel_manager`` lists the running kernels).
     notebook, cwd
         Passed by Voilà; unused (the notebook is served as it is).
-    max_kernels : int, optional
-        Default ``ALIGNMENT_WORKSHOP_MAX_KERNELS`` from the environment, else :data:`MAX_KERNELS`.
+    max_kernels : int
+        Pages open at once (the server passes its own cap).
 
     Raises
     ------
@@ -86,9 +86,8 @@ def page_guard(handler, notebook=None, cwd=None, *, max_kernels: int | None = No
                                                                   dest not in ALLOWED_FETCH_DESTS) \
             or (origin is not None and origin != own):
         raise HTTPError(403, reason="The workshop opens only from its own address, not from another page")
-    limit = max_kernels or int(os.environ.get("ALIGNMENT_WORKSHOP_MAX_KERNELS", MAX_KERNELS))
     running = len(handler.kernel_manager.list_kernel_ids())
-    if running >= limit:
+    if running >= max_kernels:
         raise HTTPError(503, reason=f"The workshop is already open in {running} pages: close one, or wait "
                                     "a few minutes for an idle one to stop")
     return None

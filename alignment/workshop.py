@@ -237,6 +237,12 @@ class Workshop(widgets.VBox):
     def __init__(self, engine: ThresholdEngine, config: Config) -> None:
         self.engine = engine
         self.config = config
+        # Read once: the header names it and the panels start from it.
+        try:
+            self._in_force, self._agreement_error = in_force_on(config.agreements_dir,
+                                                                dt.datetime.now(dt.UTC).date()), None
+        except AlignmentError as exc:  # an unreadable old version must not block the workshop
+            self._in_force, self._agreement_error = None, exc
         starts = self._starting_proposals()
         self.panels = {team: _team_panel(team, starts[team]) for team in TEAMS}
         self.figure = TradeOffFigure(engine)
@@ -278,10 +284,9 @@ class Workshop(widgets.VBox):
 
     def _agreement_line(self) -> str:
         """Which agreement is in force, who signed it, on which model (and a warning when it is another)."""
-        try:
-            current = in_force_on(self.config.agreements_dir, dt.datetime.now(dt.UTC).date())
-        except AlignmentError as exc:
-            return f'<div class="agreement-line bad">{html.escape(exc.one_line())}</div>'
+        if self._agreement_error is not None:
+            return f'<div class="agreement-line bad">{html.escape(self._agreement_error.one_line())}</div>'
+        current = self._in_force
         if current is None:
             return ('<div class="agreement-line">No agreement is in force yet: the panels start from each '
                     "team's own service levels.</div>")
@@ -298,10 +303,7 @@ class Workshop(widgets.VBox):
     def _starting_proposals(self) -> dict[str, Proposal]:
         """Start from the agreement in force, else each team from its own service-level floor."""
         levels = self.config.service_levels
-        try:
-            current = in_force_on(self.config.agreements_dir, dt.datetime.now(dt.UTC).date())
-        except AlignmentError:
-            current = None  # an unreadable old version must not block the workshop
+        current = self._in_force
         if current is not None:
             t, s = current.thresholds, current.service_levels
             agreed = Proposal(mql=t.mql, fast_track=t.fast_track, recycle=t.recycle,

@@ -420,14 +420,14 @@ def test_a_reports_path_that_cannot_be_a_folder_is_one_line(workspace):
     assert (workspace / "taken").read_text() == "a file, not a folder"
 
 
-def test_headline_says_when_the_agreement_was_made_on_another_model():
+def test_the_held_line_says_when_the_agreement_was_made_on_another_model():
     metrics = {"month": "2026-10", "verdict": "keep", "reasons": ["fine"], "model_version": "new",
                "agreement": {"in_force": True, "version": 2, "model_version": "old"}}
-    assert "another model (new)" in report.headline(metrics)
+    assert "another model (new)" in report.held_line(metrics)
     metrics["model_version"] = "old"
-    assert "another model" not in report.headline(metrics)
+    assert "another model" not in report.held_line(metrics)
     metrics["agreement"] = {"in_force": False, "version": None, "model_version": None}
-    assert "No agreement is in force" in report.headline(metrics)
+    assert "No agreement is in force" in report.held_line(metrics)
 
 
 @pytest.mark.slow

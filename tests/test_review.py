@@ -332,6 +332,7 @@ def test_verdict_rules(metrics, level):
     # the pipeline export: no SAL data, every cohort inside the fitted period
     {"drift": {"psi": 0.05, "status": "stable"},
      "not_measured": {"acceptance": "Not measured: the export has no sal_at or rejected_at (...), so ..."},
+     "not_measured_columns": {"acceptance": ["sal_at", "rejected_at"]},
      "calibration": {"leads": 300, "mature": True, "in_sample": True, "z": None, "relative_gap": None}},
 ])
 def test_a_month_with_too_little_evidence_is_not_judged_never_keep(metrics):
