@@ -455,8 +455,13 @@ def test_scores_and_reports_that_cannot_be_written_are_one_line(
 def _kernels(process) -> int:
     import psutil
 
-    children = psutil.Process(process.pid).children(recursive=True)
-    return sum("ipykernel" in " ".join(child.cmdline()) for child in children)
+    running = 0
+    for child in psutil.Process(process.pid).children(recursive=True):
+        try:
+            running += "ipykernel" in " ".join(child.cmdline())
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue  # a culled kernel on its way out (not yet reaped) is not running
+    return running
 
 
 def _get(url: str, headers: dict[str, str]) -> tuple[int, str]:
