@@ -368,7 +368,7 @@ def run_list(config_path: str | Path | None) -> None:
     current = in_force_on(folder, today)
     for agreement in agreements:
         marker = "*" if current is not None and agreement.version == current.version else " "
-        later = "  (not in force yet)" if _effective(agreement) > today else ""
+        later = "  (not in force yet)" if effective_date(agreement) > today else ""
         click.echo(f"{marker} {summary_line(agreement)}{later}")
     click.echo(f"* = in force today; files in {folder}")
 
@@ -416,16 +416,17 @@ def in_force_on(folder: str | Path, day: dt.date) -> Agreement | None:
     Agreement or None
         None before the first agreement takes effect.
     """
-    held = [a for a in list_agreements(folder) if _effective(a) <= day]
+    held = [a for a in list_agreements(folder) if effective_date(a) <= day]
     return max(held, key=lambda a: a.version) if held else None
 
 
 def taking_effect_between(folder: str | Path, first: dt.date, last: dt.date) -> list[Agreement]:
     """Versions whose ``effective_from`` falls after ``first`` and on or before ``last`` (inside a month)."""
-    return [a for a in list_agreements(folder) if first < _effective(a) <= last]
+    return [a for a in list_agreements(folder) if first < effective_date(a) <= last]
 
 
-def _effective(agreement: Agreement) -> dt.date:
+def effective_date(agreement: Agreement) -> dt.date:
+    """The day a version takes effect (a file without ``effective_from``: the day it was signed)."""
     return agreement.effective_from or agreement.signed_at.date()
 
 
@@ -469,7 +470,7 @@ def record_agreement(folder: str | Path, *, model_version: str, thresholds: dict
 
 def signed_line(agreement: Agreement) -> str:
     """``agreement v3 signed, in force from 2026-12-01``."""
-    return f"agreement v{agreement.version} signed, in force from {_effective(agreement)}"
+    return f"agreement v{agreement.version} signed, in force from {effective_date(agreement)}"
 
 
 def run_sign(config_path: str | Path | None, *, mql: float | None, fast_track: float | None,
@@ -540,8 +541,8 @@ def diff_agreements(old: Agreement, new: Agreement) -> list[str]:
         before, after = getattr(old.signed_by, team), getattr(new.signed_by, team)
         if before != after:
             lines.append(f"{team.capitalize()} signed as {printable(after)} (was {printable(before)}).")
-    if _effective(old) != _effective(new):
-        lines.append(f"In force from {_effective(new)} (v{old.version} from {_effective(old)}).")
+    if effective_date(old) != effective_date(new):
+        lines.append(f"In force from {effective_date(new)} (v{old.version} from {effective_date(old)}).")
     if old.notes != new.notes:
         lines.append("The notes changed.")
     return lines

@@ -130,6 +130,8 @@ class SalesConfig(_Section):
     """Value of a won deal; default: the median amount of won deals in the history."""
     cost_per_lead: float = Field(100.0, ge=0)
     """Cost of sales working one MQL (for the expected-value optimum)."""
+    currency: str = Field("", max_length=8, pattern=r"^[^<>&\"']*$")
+    """Shown with every amount: a symbol goes before it (``"$"``, ``"€"``), a code after it (``"EUR"``)."""
 
 
 class ServiceLevelsConfig(_Section):

@@ -940,7 +940,7 @@ def read_leads_to_score(input_path: str | os.PathLike, config: Config) -> pd.Dat
 def _points_for_spreadsheets(points: pd.DataFrame) -> pd.DataFrame:
     """points.csv as people open it: attribute names and category bands (from the export) neutralised."""
     categories = points["low"].isna() & points["high"].isna()  # numeric bands carry their edges
-    named = csvsafe.neutralise(points, ["attribute"])
+    named = csvsafe.neutralise(points, ["attribute", "label"])
     return csvsafe.neutralise(named, ["band"], rows=categories)
 
 

@@ -59,10 +59,8 @@ from tqdm.auto import tqdm
 
 from alignment.config import FAMILIES
 from alignment.exceptions import ModelError
+from alignment.labels import MISSING_BAND, NEW_BAND, OTHER_BAND, band_labels
 
-MISSING_BAND = "Missing"
-OTHER_BAND = "Other"
-NEW_BAND = "New category"
 FIT_FAMILY = "demographics"
 FIT_GRADES = ("A", "B", "C", "D")
 ENGAGEMENT_GRADES = ("1", "2", "3", "4")
@@ -108,20 +106,6 @@ class _Attribute:
             codes[present] = lookup[factorized.codes[present]]
         codes[missing] = self.n_bands - 1
         return codes
-
-
-def _readable(name: str) -> str:
-    """``company_size`` -> ``Company size``; ``pricing_page_decayed`` -> ``Pricing page (recent count)``.
-
-    A name the export already wrote for people (``Total Time Spent on Website``) is kept as it is.
-    """
-    name = str(name)
-    if name.endswith("_decayed"):
-        name = name.removesuffix("_decayed") + " (recent count)"
-    if " " in name.strip() and "_" not in name:
-        return name.strip()
-    text = name.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 def _fmt(value: float) -> str:
@@ -524,7 +508,9 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
                 rate = np.where(count > 0, wins / np.maximum(count, 1), np.nan)
             frames.append(pd.DataFrame({
                 "attribute": n, "family": attr.family, "band": attr.labels, "points": self._points[n],
-                "low": attr.low, "high": attr.high, "n_train": count.astype(int), "win_rate_train": rate,
+                "low": attr.low, "high": attr.high,
+                "label": band_labels(n, attr.labels, attr.low, attr.high, attr.kind == "numeric"),
+                "n_train": count.astype(int), "win_rate_train": rate,
                 "points_ci_low": ci[n][0] if ci else np.nan, "points_ci_high": ci[n][1] if ci else np.nan,
             }))
         return pd.concat(frames, ignore_index=True)
@@ -624,10 +610,11 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         average = np.array([self._average[n] for n in self.attributes_])
         delta = np.rint(points - average).astype(int)
         order = np.argsort(-np.abs(delta), axis=1, kind="stable")[:, :n_reasons]
-        # One flat table of "Attribute = band" strings, addressed by attribute offset + band code.
+        # One flat table of the bands' plain labels, addressed by attribute offset + band code.
         offsets = np.cumsum([0] + [self._bands[n].n_bands for n in self.attributes_])[:-1]
-        names = np.array([f"{_readable(n)} = {label}" for n in self.attributes_
-                          for label in self._bands[n].labels], dtype=object)
+        names = np.array([label for n in self.attributes_ for label in band_labels(
+            n, self._bands[n].labels, self._bands[n].low, self._bands[n].high,
+            self._bands[n].kind == "numeric")], dtype=object)
         flat_codes = np.column_stack([codes[n] for n in self.attributes_]) + offsets
         rows = np.arange(points.shape[0])
         columns = []

@@ -16,15 +16,23 @@ stripped from the page (``--strip_sources=True``), tracebacks are hidden
 is not opened. ``tests/test_workshop_browser.py`` sends an ``execute_request`` from the page and
 checks that it does not run.
 
-Every page load starts a kernel (about 270 MB), so the page is guarded before one starts
-(:func:`page_guard`, Voilà's prelaunch hook): a load that another web site triggers (a cross-origin
-image, script or frame: the browser's ``Sec-Fetch-Site``/``Origin`` headers say so) is refused with 403;
-beyond :data:`MAX_KERNELS` open pages a load is refused with 503 and a sentence saying why. A kernel whose
-page is gone (no websocket) is stopped after :data:`IDLE_SECONDS` without activity.
+The page opens at once: Voilà keeps :data:`POOL_SIZE` kernel preheated, which has already read the model
+and built the engine (the notebook's heavy cells) and waits for a page (``voila.utils.wait_for_request``)
+before it reads the agreement in force and builds the screen, so a page never shows an agreement older than
+its load. When a page takes the kernel, the pool starts the next one; closing or reloading a page shuts its
+kernel down (Voilà's ``beforeunload``).
+
+Every page load takes a kernel (about 270 MB), so the page is guarded before it does (:func:`page_guard`, run
+in the page handler's ``prepare``; Voilà's prelaunch hook cannot be combined with preheated kernels): a load
+that another web site triggers (a cross-origin image, script or frame: the browser's
+``Sec-Fetch-Site``/``Origin`` headers say so) is refused with 403; beyond :data:`MAX_KERNELS` open pages a
+load is refused with 503 and a sentence saying why. A kernel whose page is gone (no websocket) is stopped
+after :data:`IDLE_SECONDS` without activity (preheated kernels are never culled).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -50,6 +58,8 @@ KERNEL = "alignment"
 HOST = "127.0.0.1"
 MAX_KERNELS = 4
 """Workshop pages open at once (the projector, a laptop or two); one more is refused until one closes."""
+POOL_SIZE = 1
+"""Kernels kept preheated for the next page (each holds the engine: about 270 MB at demo size)."""
 IDLE_SECONDS = 600
 """A kernel without a connected page and without activity for this long is stopped."""
 CULL_INTERVAL_SECONDS = 30
@@ -59,17 +69,19 @@ another site."""
 ALLOWED_FETCH_DESTS = ("document", "empty")
 
 
-def page_guard(handler, notebook=None, cwd=None, *, max_kernels: int = MAX_KERNELS):
-    """Voilà's prelaunch hook: refuse a page load from another site, or beyond the kernel cap.
+def page_guard(handler, notebook=None, cwd=None, *, max_kernels: int = MAX_KERNELS, spare_kernels: int = 0):
+    """Refuse a page load from another site, or beyond the cap of open pages.
 
     Parameters
     ----------
     handler : tornado.web.RequestHandler
         The page request (Voilà's handler: ``kernel_manager`` lists the running kernels).
     notebook, cwd
-        Passed by Voilà; unused (the notebook is served as it is).
+        Unused (the signature of Voilà's prelaunch hook).
     max_kernels : int
         Pages open at once (the server passes its own cap).
+    spare_kernels : int
+        Preheated kernels waiting for a page (running, but no page holds them).
 
     Raises
     ------
@@ -86,21 +98,34 @@ def page_guard(handler, notebook=None, cwd=None, *, max_kernels: int = MAX_KERNE
                                                                   dest not in ALLOWED_FETCH_DESTS) \
             or (origin is not None and origin != own):
         raise HTTPError(403, reason="The workshop opens only from its own address, not from another page")
-    running = len(handler.kernel_manager.list_kernel_ids())
+    running = max(0, len(handler.kernel_manager.list_kernel_ids()) - spare_kernels)
     if running >= max_kernels:
         raise HTTPError(503, reason=f"The workshop is already open in {running} pages: close one, or wait "
                                     "a few minutes for an idle one to stop")
     return None
 
 
-def _voila_config(workdir: Path, idle_seconds: float, max_kernels: int) -> Path:
-    """A ``voila.py`` in ``workdir`` installing :func:`page_guard` and kernel culling."""
+def guard_pages(handler_class, *, max_kernels: int, spare_kernels: int) -> None:
+    """Run :func:`page_guard` first in every page request of ``handler_class`` (Voilà's page handler)."""
+    original = handler_class.prepare
+
+    async def prepare(self, *args, **kwargs):
+        page_guard(self, max_kernels=max_kernels, spare_kernels=spare_kernels)
+        result = original(self, *args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    handler_class.prepare = prepare
+
+
+def _voila_config(workdir: Path, idle_seconds: float, max_kernels: int, pool_size: int = POOL_SIZE) -> Path:
+    """A ``voila.py`` in ``workdir``: preheated kernels, :func:`page_guard` on the page, kernel culling."""
     interval = max(1, min(CULL_INTERVAL_SECONDS, int(idle_seconds) // 2))
     (workdir / "voila.py").write_text(
-        "import functools\n"
-        "from alignment.serve import page_guard\n"
-        "c.VoilaConfiguration.prelaunch_hook = functools.partial(page_guard, "
-        f"max_kernels={int(max_kernels)})\n"
+        "from voila.handler import VoilaHandler\n"
+        "from alignment.serve import guard_pages\n"
+        f"guard_pages(VoilaHandler, max_kernels={int(max_kernels)}, spare_kernels={int(pool_size)})\n"
+        f"c.VoilaConfiguration.preheat_kernel = {pool_size > 0}\n"
+        f"c.VoilaConfiguration.default_pool_size = {int(pool_size)}\n"
         f"c.MappingKernelManager.cull_idle_timeout = {int(idle_seconds)}\n"
         f"c.MappingKernelManager.cull_interval = {interval}\n"
         "c.MappingKernelManager.cull_connected = False\n", encoding="utf-8")

@@ -422,12 +422,14 @@ class ThresholdEngine:
             / self.months_,
         })
 
-    def metrics(self, threshold: float) -> ThresholdMetrics:
+    def metrics(self, threshold: float, capacity_per_week: float | None = None) -> ThresholdMetrics:
         """All the numbers for one threshold (leads with ``score >= threshold`` are above).
 
         Parameters
         ----------
         threshold : float
+        capacity_per_week : float, optional
+            Sales's capacity for ``capacity_used``; default: the config's.
 
         Returns
         -------
@@ -435,6 +437,7 @@ class ThresholdEngine:
         """
         self._check_fitted()
         threshold = float(threshold)
+        capacity = self._capacity(capacity_per_week)
         if not math.isfinite(threshold):
             raise ValueError(f"threshold must be a finite number, got {threshold!r}")
         idx = int(np.searchsorted(self._scores, threshold, side="left"))
@@ -463,8 +466,8 @@ class ThresholdEngine:
             below_per_month=idx / self.months_,
             below_expected_win_rate=_safe_div(prob_below, idx),
             workload_per_week=workload,
-            capacity_per_week=self.capacity_per_week_,
-            capacity_used=workload / self.capacity_per_week_,
+            capacity_per_week=capacity,
+            capacity_used=workload / capacity,
             expected_wins_per_month=expected_wins,
             pipeline_per_month=per_month * self.deal_value_,
             expected_revenue_per_month=expected_wins * self.deal_value_,
@@ -495,7 +498,8 @@ class ThresholdEngine:
                             columns=["leads_per_month", "share_of_grade", "expected_win_rate",
                                      "observed_win_rate", "wins_captured", "wins_missed"])
 
-    def feasible_zone(self, min_mql_per_month: float, min_win_rate: float) -> FeasibleZone:
+    def feasible_zone(self, min_mql_per_month: float, min_win_rate: float,
+                      capacity_per_week: float | None = None) -> FeasibleZone:
         """Grid thresholds giving at least ``min_mql_per_month`` MQLs a month, an expected win
         rate of at least ``min_win_rate``, and a workload within sales capacity.
 
@@ -505,6 +509,8 @@ class ThresholdEngine:
             Marketing's volume commitment (its floor).
         min_win_rate : float
             Sales's quality floor.
+        capacity_per_week : float, optional
+            MQLs sales can work a week; default: the config's (``capacity_per_week_``).
 
         Returns
         -------
@@ -515,7 +521,8 @@ class ThresholdEngine:
             raise ValueError(f"min_mql_per_month must be >= 0, got {min_mql_per_month!r}")
         if not 0 <= min_win_rate <= 1:
             raise ValueError(f"min_win_rate must be within [0, 1], got {min_win_rate!r}")
-        ok_volume, ok_rate, ok_capacity = self._constraint_masks(min_mql_per_month, min_win_rate)
+        capacity = self._capacity(capacity_per_week)
+        ok_volume, ok_rate, ok_capacity = self._constraint_masks(min_mql_per_month, min_win_rate, capacity)
         mask = ok_volume & ok_rate & ok_capacity
         intervals = []
         if mask.any():
@@ -531,20 +538,29 @@ class ThresholdEngine:
                                f"{min_win_rate:.1%} win rate")
             if not (ok_volume & ok_capacity).any():
                 failing.append(f"{min_mql_per_month:,.0f} MQLs a month exceed sales capacity "
-                               f"({self.capacity_per_week_:,.0f} a week)")
+                               f"({capacity:,.0f} a week)")
             reason = "; ".join(failing) or "the volume, win-rate and capacity constraints do not overlap"
         return FeasibleZone(min_mql_per_month=float(min_mql_per_month), min_win_rate=float(min_win_rate),
-                            capacity_per_week=self.capacity_per_week_, intervals=intervals, reason=reason)
+                            capacity_per_week=capacity, intervals=intervals, reason=reason)
 
-    def _constraint_masks(self, min_mql_per_month: float, min_win_rate: float):
+    def _capacity(self, capacity_per_week: float | None) -> float:
+        """The capacity asked about (sales may propose another than the config's), checked."""
+        if capacity_per_week is None:
+            return self.capacity_per_week_
+        if not capacity_per_week > 0:
+            raise ValueError(f"capacity_per_week must be > 0, got {capacity_per_week!r}")
+        return float(capacity_per_week)
+
+    def _constraint_masks(self, min_mql_per_month: float, min_win_rate: float, capacity_per_week: float):
         curve = self.curve_
         ok_volume = curve["leads_per_month"].to_numpy() >= min_mql_per_month
         rate = curve["expected_win_rate"].to_numpy()
         ok_rate = np.nan_to_num(rate, nan=-1.0) >= min_win_rate
-        ok_capacity = curve["workload_per_week"].to_numpy() <= self.capacity_per_week_
+        ok_capacity = curve["workload_per_week"].to_numpy() <= capacity_per_week
         return ok_volume & (curve["leads_per_month"].to_numpy() > 0), ok_rate, ok_capacity
 
-    def optimum(self, min_mql_per_month: float = 0.0, min_win_rate: float = 0.0) -> ThresholdMetrics | None:
+    def optimum(self, min_mql_per_month: float = 0.0, min_win_rate: float = 0.0,
+                capacity_per_week: float | None = None) -> ThresholdMetrics | None:
         """The grid threshold with the highest expected value per month inside the feasible zone.
 
         Expected value = deal value x expected wins - cost per lead x MQLs. Ties go to the
@@ -554,16 +570,17 @@ class ThresholdEngine:
         self._check_fitted()
         if not math.isfinite(self.deal_value_):
             return None
-        ok_volume, ok_rate, ok_capacity = self._constraint_masks(min_mql_per_month, min_win_rate)
+        capacity = self._capacity(capacity_per_week)
+        ok_volume, ok_rate, ok_capacity = self._constraint_masks(min_mql_per_month, min_win_rate, capacity)
         mask = ok_volume & ok_rate & ok_capacity
         if not mask.any():
             return None
         value = np.where(mask, self.curve_["expected_value_per_month"].to_numpy(), -np.inf)
         best = len(value) - 1 - int(np.argmax(value[::-1]))
-        return self.metrics(float(self.grid_[best]))
+        return self.metrics(float(self.grid_[best]), capacity)
 
     def evaluate(self, proposal: Proposal, *, min_mql_per_month: float | None = None,
-                 min_win_rate: float | None = None) -> ProposalView:
+                 min_win_rate: float | None = None, capacity_per_week: float | None = None) -> ProposalView:
         """A full update: every number the workshop shows for one proposal.
 
         Parameters
@@ -572,6 +589,8 @@ class ThresholdEngine:
         min_mql_per_month, min_win_rate : float, optional
             Constraints of the feasible zone; default: the proposal's own service levels.
             The workshop passes marketing's volume floor and sales's win-rate floor.
+        capacity_per_week : float, optional
+            Sales's capacity; default: the config's.
 
         Returns
         -------
@@ -580,19 +599,51 @@ class ThresholdEngine:
         self._check_fitted()
         volume = proposal.mql_per_month if min_mql_per_month is None else min_mql_per_month
         rate = proposal.min_win_rate if min_win_rate is None else min_win_rate
-        zone = self.feasible_zone(volume, rate)
-        mql = self.metrics(proposal.mql)
+        capacity = self._capacity(capacity_per_week)
+        zone = self.feasible_zone(volume, rate, capacity)
+        mql = self.metrics(proposal.mql, capacity)
         notes = []
         if not math.isfinite(self.deal_value_):
             notes.append("no deal value: set sales.won_deal_value in the config for revenue and the optimum")
         return ProposalView(
-            proposal=proposal, mql=mql, fast_track=self.metrics(proposal.fast_track),
-            recycle=self.metrics(proposal.recycle), by_grade=self.by_grade(proposal.mql), zone=zone,
-            optimum=self.optimum(volume, rate), in_zone=self._meets(mql, volume, rate), notes=notes)
+            proposal=proposal, mql=mql, fast_track=self.metrics(proposal.fast_track, capacity),
+            recycle=self.metrics(proposal.recycle, capacity), by_grade=self.by_grade(proposal.mql), zone=zone,
+            optimum=self.optimum(volume, rate, capacity), in_zone=self._meets(mql, volume, rate), notes=notes)
 
     def _meets(self, m: ThresholdMetrics, min_mql_per_month: float, min_win_rate: float) -> bool:
-        return bool(m.leads > 0 and m.leads_per_month >= min_mql_per_month
-                    and m.expected_win_rate >= min_win_rate and m.capacity_used <= 1)
+        return not broken_constraints(m, min_mql_per_month, min_win_rate)
+
+
+CONSTRAINTS = ("no_leads", "commitment", "win_rate", "capacity")
+"""What a threshold can break: no lead above it, marketing's volume commitment, sales's minimum win
+rate, sales's capacity (the feasible zone is where none is broken)."""
+
+
+def broken_constraints(m: ThresholdMetrics, min_mql_per_month: float, min_win_rate: float) -> list[str]:
+    """The constraints (names from :data:`CONSTRAINTS`) that threshold metrics ``m`` break.
+
+    Parameters
+    ----------
+    m : ThresholdMetrics
+        With the capacity asked about (``capacity_used``).
+    min_mql_per_month, min_win_rate : float
+        Marketing's commitment and sales's minimum.
+
+    Returns
+    -------
+    list of str
+        Empty when the threshold is inside the zone both teams accept.
+    """
+    if m.leads == 0:
+        return ["no_leads"]
+    broken = []
+    if m.leads_per_month < min_mql_per_month:
+        broken.append("commitment")
+    if not m.expected_win_rate >= min_win_rate:
+        broken.append("win_rate")
+    if m.capacity_used > 1:
+        broken.append("capacity")
+    return broken
 
 
 def _card_grade_cutoffs(card: dict) -> dict[str, dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 LIST_LIMIT = 8
@@ -28,3 +29,31 @@ def listing(items: Iterable[object], limit: int = LIST_LIMIT) -> str:
         else:
             more += 1
     return ", ".join(shown) + (f", … and {more:,} more" if more else "")
+
+
+def format_count(value: float | None) -> str:
+    """A whole number with thousands separators (``"—"`` when unknown)."""
+    return "—" if value is None or not math.isfinite(value) else f"{value:,.0f}"
+
+
+def format_rate(value: float | None) -> str:
+    """A percentage with one decimal (``"—"`` when unknown)."""
+    return "—" if value is None or not math.isfinite(value) else f"{value:.1%}"
+
+
+def format_money(value: float | None, currency: str = "") -> str:
+    """An amount with its currency: a symbol before it (``$12,000``, ``€12,000``), a code after it
+    (``12,000 EUR``), nothing when the config names none (``"—"`` when unknown)."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    amount = f"{value:,.0f}"
+    if amount.startswith("-"):
+        sign, amount = "−", amount[1:]
+    else:
+        sign = ""
+    currency = currency.strip()
+    if not currency:
+        return sign + amount
+    if currency.isalpha():
+        return f"{sign}{amount} {currency}"
+    return f"{sign}{currency}{amount}"
