@@ -20,7 +20,8 @@ The page opens at once: Voilà keeps :data:`POOL_SIZE` kernel preheated, which h
 and built the engine (the notebook's heavy cells) and waits for a page (``voila.utils.wait_for_request``)
 before it reads the agreement in force and builds the screen, so a page never shows an agreement older than
 its load. When a page takes the kernel, the pool starts the next one; closing or reloading a page shuts its
-kernel down (Voilà's ``beforeunload``).
+kernel down (Voilà's ``beforeunload`` beacon, let through from the page's own origin:
+:func:`accept_own_shutdowns`).
 
 Every page load takes a kernel (about 270 MB), so the page is guarded before it does (:func:`page_guard`, run
 in the page handler's ``prepare``; Voilà's prelaunch hook cannot be combined with preheated kernels): a load
@@ -117,13 +118,34 @@ def guard_pages(handler_class, *, max_kernels: int, spare_kernels: int) -> None:
     handler_class.prepare = prepare
 
 
+def accept_own_shutdowns(handler_class) -> None:
+    """Let the page's own "shut my kernel down" beacon through ``handler_class`` (Voilà's shutdown handler).
+
+    A page that closes or reloads asks Voilà to stop its kernel with ``navigator.sendBeacon``, which
+    carries no XSRF token: the server refused it (403), and every refresh left a kernel running until it
+    was culled. The beacon comes from the page's own origin (the browser sets ``Origin``, which a page
+    cannot forge); a request from anywhere else still needs the token.
+    """
+    original = handler_class.check_xsrf_cookie
+
+    def check_xsrf_cookie(self):
+        own = f"{self.request.protocol}://{self.request.host}"
+        if self.request.headers.get("Origin") == own:
+            return None
+        return original(self)
+
+    handler_class.check_xsrf_cookie = check_xsrf_cookie
+
+
 def _voila_config(workdir: Path, idle_seconds: float, max_kernels: int, pool_size: int = POOL_SIZE) -> Path:
     """A ``voila.py`` in ``workdir``: preheated kernels, :func:`page_guard` on the page, kernel culling."""
     interval = max(1, min(CULL_INTERVAL_SECONDS, int(idle_seconds) // 2))
     (workdir / "voila.py").write_text(
         "from voila.handler import VoilaHandler\n"
-        "from alignment.serve import guard_pages\n"
+        "from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler\n"
+        "from alignment.serve import accept_own_shutdowns, guard_pages\n"
         f"guard_pages(VoilaHandler, max_kernels={int(max_kernels)}, spare_kernels={int(pool_size)})\n"
+        "accept_own_shutdowns(VoilaShutdownKernelHandler)\n"
         f"c.VoilaConfiguration.preheat_kernel = {pool_size > 0}\n"
         f"c.VoilaConfiguration.default_pool_size = {int(pool_size)}\n"
         f"c.MappingKernelManager.cull_idle_timeout = {int(idle_seconds)}\n"

@@ -22,3 +22,16 @@ def chromium_path() -> str:
     if os.environ.get("ALIGNMENT_REQUIRE_BROWSER") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def kernel_count(process) -> int:
+    """Kernels running under a server process (a culled kernel not yet reaped, a zombie, is not)."""
+    import psutil
+
+    running = 0
+    for child in psutil.Process(process.pid).children(recursive=True):
+        try:
+            running += "ipykernel" in " ".join(child.cmdline())
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return running

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from alignment.cli import cli
-from tests.browser import CHROMIUM_ARGS, chromium_path
+from tests.browser import CHROMIUM_ARGS, chromium_path, kernel_count
 
 SCRIPT = "<script>alert('script')</script>Giveaway Blitz"
 IMAGE = "<img src=x onerror=\"alert('img')\">Partner"
@@ -452,18 +452,6 @@ def test_scores_and_reports_that_cannot_be_written_are_one_line(
 # --- the workshop server cannot be flooded ---------------------------------------------------------------
 
 
-def _kernels(process) -> int:
-    import psutil
-
-    running = 0
-    for child in psutil.Process(process.pid).children(recursive=True):
-        try:
-            running += "ipykernel" in " ".join(child.cmdline())
-        except (psutil.NoSuchProcess, psutil.ZombieProcess):
-            continue  # a culled kernel on its way out (not yet reaped) is not running
-    return running
-
-
 def _get(url: str, headers: dict[str, str]) -> tuple[int, str]:
     import urllib.error
     import urllib.request
@@ -482,9 +470,18 @@ def test_page_loads_from_other_sites_start_no_kernel_and_open_pages_are_capped_a
 ) -> None:
     import time
 
-    from alignment.serve import WorkshopServer
+    from alignment.serve import POOL_SIZE, WorkshopServer
+
+    def settled(expected: int) -> int:
+        """The kernel count once the preheated pool has refilled (or after 90 s)."""
+        for _ in range(180):
+            if kernel_count(server.process) == expected:
+                break
+            time.sleep(0.5)
+        return kernel_count(server.process)
 
     with WorkshopServer(rendered, startup_timeout=120, idle_seconds=6, max_kernels=2) as server:
+        assert settled(POOL_SIZE) == POOL_SIZE  # the preheated kernel, waiting for a page
         # what an <img src="http://127.0.0.1:8866/"> on any web page would send
         for headers in (
             {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"},
@@ -493,17 +490,16 @@ def test_page_loads_from_other_sites_start_no_kernel_and_open_pages_are_capped_a
         ):
             status, reason = _get(server.url, headers)
             assert status == 403 and "only from its own address" in reason
-        assert _kernels(server.process) == 0
+        assert kernel_count(server.process) == POOL_SIZE, "a refused load takes no kernel"
         assert _get(server.url, {"Sec-Fetch-Site": "none", "Sec-Fetch-Dest": "document"})[0] == 200
+        assert settled(1 + POOL_SIZE) == 1 + POOL_SIZE
         assert _get(server.url, {})[0] == 200
+        assert settled(2 + POOL_SIZE) == 2 + POOL_SIZE
         status, reason = _get(server.url, {})
         assert status == 503 and "already open in 2 pages" in reason
-        assert _kernels(server.process) == 2
-        for _ in range(60):  # pages never connected: their kernels are stopped once idle
-            if _kernels(server.process) == 0:
-                break
-            time.sleep(1)
-        assert _kernels(server.process) == 0
+        assert kernel_count(server.process) == 2 + POOL_SIZE
+        # pages never connected: their kernels are stopped once idle (the preheated one is kept)
+        assert settled(POOL_SIZE) == POOL_SIZE
         assert _get(server.url, {})[0] == 200
 
 
