@@ -14,6 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from alignment.exceptions import ModelError
+from alignment.labels import points_labels
 
 SCORERS = {"holdout": "points scale", "challenger": "gradient boosting (challenger)",
            "legacy": "legacy score", "oracle": "true probability (oracle)"}
@@ -61,7 +62,8 @@ def plot_points(points: pd.DataFrame) -> Figure:
     """Points per band with their bootstrap 95% interval, one panel row per attribute."""
     _require(points, ["attribute", "family", "band", "points", "n_train"], "points table")
     shown = points[points["n_train"] > 0].copy()
-    shown["label"] = shown["attribute"].str.replace("_", " ") + ": " + shown["band"].astype(str)
+    if "label" not in shown.columns:  # a model folder written before the labels
+        shown["label"] = points_labels(shown)
     fig, ax = plt.subplots(figsize=(9, max(4, 0.22 * len(shown))))
     sns.barplot(data=shown, y="label", x="points", hue="family", dodge=False, ax=ax, orient="h")
     if {"points_ci_low", "points_ci_high"} <= set(shown.columns):

@@ -288,6 +288,7 @@ def test_the_workshop_names_the_agreement_in_force_and_a_model_mismatch(workspac
         signed_by={"marketing": "Maria", "sales": "Sam"},
         effective_from="2026-01-01",
     )
-    header = build_workshop(workspace).children[0].value
-    assert "In force: agreement v1 from 2026-01-01, signed by Maria (marketing) and Sam (sales)" in header
+    header = build_workshop(workspace).header.value
+    assert ("In force: <b>agreement v1</b> from 2026-01-01, signed by Maria (marketing) and Sam (sales)"
+            in header)
     assert "signed on another model than this one" in header

@@ -52,8 +52,8 @@ def test_model_folder_files_and_card(fitted_model_dir: Path, card: dict):
 
 def test_points_csv_contract(fitted_model_dir: Path, card: dict):
     points = pd.read_csv(fitted_model_dir / model.POINTS, keep_default_na=False, na_values=[""])
-    assert list(points.columns) == ["attribute", "family", "band", "points", "low", "high", "n_train",
-                                    "win_rate_train", "points_ci_low", "points_ci_high"]
+    assert list(points.columns) == ["attribute", "family", "band", "points", "low", "high", "label",
+                                    "n_train", "win_rate_train", "points_ci_low", "points_ci_high"]
     per_attribute = points.groupby("attribute")["points"]
     assert per_attribute.min().eq(0).all()
     assert 97 <= per_attribute.max().sum() <= 103
@@ -72,7 +72,7 @@ def test_scored_validation_contract(fitted_model_dir: Path, card: dict):
     assert validation["grade"].str.fullmatch("[ABCD][1234]").all()
     assert (validation["scored_at"] >= pd.Timestamp(card["split"]["windows"]["validation"]["from"])).all()
     assert validation["created_at"].notna().all()
-    assert validation["reason_1"].str.contains(r" = .* \([+-]\d+\)$").mean() > 0.9
+    assert validation["reason_1"].str.contains(r": .* \([+-]\d+\)$").mean() > 0.9
 
 
 def test_leads_inside_their_horizon_are_left_out(demo_config: Path, card: dict):

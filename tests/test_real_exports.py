@@ -228,8 +228,12 @@ def test_reasons_read_as_plain_numbers_with_the_attribute_name() -> None:
     bands = scale.points_.loc[scale.points_["attribute"] == "Number of Employees", "band"].tolist()
     assert not any("e+" in band for band in bands) and any("," in band for band in bands)  # 5,100 not 5.1e+03
     reasons = scale.score_frame(X.head(50))[["reason_1", "reason_2"]].to_numpy().ravel()
-    assert any(str(r).startswith("Number of Employees = ") for r in reasons)
-    assert any(str(r).startswith("Company size = ") for r in reasons)
+    assert any(str(r).startswith("Number of Employees: ") for r in reasons)
+    assert any(str(r).startswith("Company size: ") for r in reasons)
+    # The reasons read as the points table's labels: edges rounded, a range written as people do.
+    labels = set(scale.points_["label"])
+    assert {str(r).rsplit(" (", 1)[0] for r in reasons if r} <= labels
+    assert not any(" to < " in label for label in labels)
 
 
 # --- 5. guesses that mislead -------------------------------------------------------------------------------

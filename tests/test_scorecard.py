@@ -124,7 +124,7 @@ def test_sub_scores_grades_and_reasons(fitted):
     # A fit-A lead with the best industry gets that industry as a positive reason.
     software = X.index[X["industry"] == "Software"][:20]
     reasons = card.score_frame(X.loc[software])[["reason_1", "reason_2", "reason_3"]].to_numpy().ravel()
-    assert any(r.startswith("Industry = Software (+") for r in reasons)
+    assert any(r.startswith("Industry: Software (+") for r in reasons)
 
 
 def test_unseen_category_and_missing_column(fitted):
