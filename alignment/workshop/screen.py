@@ -99,7 +99,8 @@ body { margin: 0 !important; }
 
 GRADE_KEY = (f"Grades: fit {FIT_GRADES[0]} = best fit … {FIT_GRADES[-1]} = weakest fit; engagement "
              f"{ENGAGEMENT_GRADES[0]} = most engaged … {ENGAGEMENT_GRADES[-1]} = least engaged (A1 is best).")
-TAB_TITLES = ("What each proposal means", "By grade", "The points scale", "Sign the agreement")
+SIGN_TAB = "Sign the agreement"
+TAB_TITLES = ("What each proposal means", "By grade", "The points scale", SIGN_TAB)
 
 
 class Workshop(widgets.VBox):
@@ -137,15 +138,16 @@ class Workshop(widgets.VBox):
         self.grades.add_class("grade-table")
         self.scale = widgets.HTML(points_html(points, config))
         self.scale.add_class("points-scale")
-        self.form = SigningForm(self._sign)
+        self._form: SigningForm | None = None  # built when its tab is first opened (fewer widgets to load)
         figure_box = widgets.VBox([self.figure.image], layout=widgets.Layout(flex="1.5 1 0", min_width="0"))
         figure_box.add_class("figure-box")
         main = widgets.HBox([self.panels["marketing"].box, figure_box, self.panels["sales"].box],
                             layout=widgets.Layout(width="100%", align_items="flex-start"))
         main.add_class("workshop-main")
         self.tabs = widgets.Tab(children=[self.compare, widgets.VBox([self.grades]), self.scale,
-                                          self.form.box], titles=TAB_TITLES)
+                                          widgets.HTML("Opening the form…")], titles=TAB_TITLES)
         self.tabs.add_class("workshop-tabs")
+        self.tabs.observe(self._on_tab, names="selected_index")
         super().__init__([self.header, self.zone_tracks, self.zone_note, main, self.tabs])
         self.add_class("alignment-workshop")
         self._holding = False
@@ -276,12 +278,33 @@ class Workshop(widgets.VBox):
         self.zone_tracks.value = zone_track_style(zone.intervals)
         self.compare.value = comparison_table(self.views, self.currency)
         self.grades.value = grade_table(self.engine.grades_, self.views)
-        self.form.update({team: panel.thresholds() for team, panel in self.panels.items()}, levels,
-                         extra_notes=self._capacity_note(capacity))
+        if self._form is not None:
+            self._update_form()
         mask = np.zeros(len(self.engine.grid_), dtype=bool)
         for lo, hi in zone.intervals:
             mask |= (self.engine.grid_ >= lo) & (self.engine.grid_ <= hi)
         self.figure.update(self.views, mask, min_volume, min_rate, capacity)
+
+    @property
+    def form(self) -> SigningForm:
+        """The signing form (built on first use: opening its tab, or from code)."""
+        if self._form is None:
+            self._form = SigningForm(self._sign)
+            self._update_form()
+            children = list(self.tabs.children)
+            children[TAB_TITLES.index(SIGN_TAB)] = self._form.box
+            self.tabs.children = tuple(children)
+            self.tabs.titles = TAB_TITLES
+        return self._form
+
+    def _on_tab(self, change) -> None:
+        if change["new"] == TAB_TITLES.index(SIGN_TAB):
+            self.form  # noqa: B018 (building it is the point)
+
+    def _update_form(self) -> None:
+        levels = self.levels()
+        self._form.update({team: panel.thresholds() for team, panel in self.panels.items()}, levels,
+                          extra_notes=self._capacity_note(self.capacity_per_week()))
 
     def _capacity_note(self, capacity: float) -> str:
         configured = self.engine.capacity_per_week_
