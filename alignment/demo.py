@@ -957,7 +957,8 @@ def _sales_and_service_levels(sim: _Simulation) -> tuple[dict, dict]:
     mql_per_month = (sim.mql & (sim.month_index < calm_months)).sum() / calm_months
     per_rep_week = 25.0
     reps = max(1, round(0.9 * mql_per_month * 12 / 52 / per_rep_week))
-    sales = {"reps": int(reps), "leads_per_rep_per_week": per_rep_week, "cost_per_lead": 150.0}
+    sales = {"reps": int(reps), "leads_per_rep_per_week": per_rep_week, "cost_per_lead": 150.0,
+             "currency": "EUR"}
     service = {
         "follow_up_hours": 24.0,
         "accept_within_days": 5.0,

@@ -387,6 +387,10 @@ def test_first_screen_holds_both_proposals_their_numbers_and_the_figure(served, 
     figure = page.locator("img.tradeoff-figure")
     natural, shown = figure.evaluate("img => [img.naturalWidth, img.clientWidth]")
     assert natural >= 1.9 * shown, f"a {natural} px bitmap shown at {shown} px is not sharp"
+    track = page.locator(".marketing-mql-slider .noUi-connects").evaluate(
+        "e => getComputedStyle(e).backgroundImage")
+    zone_shown = page.locator(".zone-note .zone-range").count() > 0
+    assert "linear-gradient" in track and ("26, 152, 80" in track) == zone_shown, "the zone on the track"
     zone_font = float(page.locator(".zone-note").evaluate("e => getComputedStyle(e).fontSize")[:-2])
     assert zone_font >= 17, "the zone sentence is the most important line: large"
     _close(page)

@@ -356,15 +356,18 @@ def zone_sentence(zone, best, capacity_per_week: float) -> str:
             f"sales)</span>.{optimum}</div>")
 
 
+TRACK_COLOUR = "#bdbdbd"
+"""The sliders' own track colour (ipywidgets), outside the zone."""
+
+
 def zone_track_style(intervals: list[tuple[float, float]]) -> str:
     """A style rule that paints the zone on both MQL sliders' tracks (the sliders run from 0 to 100)."""
-    stops = ["transparent 0%"]
+    stops = [f"{TRACK_COLOUR} 0%"]
     for lo, hi in intervals:
-        zone = f"{FEASIBLE_COLOUR}66"
-        stops += [f"transparent {lo:.2f}%", f"{zone} {lo:.2f}%", f"{zone} {hi:.2f}%",
-                  f"transparent {hi:.2f}%"]
-    stops.append("transparent 100%")
-    selector = ", ".join(f".{team}-mql-slider .noUi-target" for team in TEAMS)
+        stops += [f"{TRACK_COLOUR} {lo:.2f}%", f"{FEASIBLE_COLOUR} {lo:.2f}%", f"{FEASIBLE_COLOUR} {hi:.2f}%",
+                  f"{TRACK_COLOUR} {hi:.2f}%"]
+    stops.append(f"{TRACK_COLOUR} 100%")
+    selector = ", ".join(f".{team}-mql-slider .noUi-connects" for team in TEAMS)
     return (f'<style class="zone-track" data-intervals="{html.escape(repr(intervals))}">{selector} '
             f"{{ background: linear-gradient(to right, {', '.join(stops)}) !important; }}</style>")
 
