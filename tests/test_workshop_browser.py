@@ -427,15 +427,16 @@ def _type(page, selector: str, value: str) -> None:
 
 
 @pytest.mark.browser
-def test_a_red_number_is_red_where_it_stands_and_named_under_the_panel(served):
-    page = _open(served)
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_a_red_number_is_red_where_it_stands_and_named_under_the_panel(served, size):
+    page = _open(served, size)
     _type(page, ".sales-panel .lever-capacity-per-week", "5")
     page.wait_for_selector(".sales-panel .capacity-used.broken", timeout=20_000)
     colour = page.locator(".sales-panel .capacity-used").evaluate("e => getComputedStyle(e).color")
     assert colour == RED
     reason = page.locator(".sales-panel .broken-capacity").inner_text()
     assert reason.startswith("over sales capacity: ") and reason.endswith("capacity 5")
-    assert page.locator(".sales-panel .broken-capacity").bounding_box()["y"] < 720, "on the first screen"
+    assert page.locator(".sales-panel .broken-capacity").bounding_box()["y"] < size[1], "on the first screen"
     _type(page, ".marketing-panel .lever-mql-per-month", "9000000")
     page.wait_for_selector(".marketing-panel .broken-commitment", timeout=20_000)
     assert "below marketing's commitment:" in page.locator(".marketing-panel .broken-commitment").inner_text()
@@ -444,8 +445,10 @@ def test_a_red_number_is_red_where_it_stands_and_named_under_the_panel(served):
 
 
 @pytest.mark.browser
-def test_signing_in_the_browser_resolves_the_differences_and_a_double_click_is_one_version(served, workspace):
-    page = _open(served)
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_signing_in_the_browser_resolves_the_differences_and_a_double_click_is_one_version(
+        served, size, workspace):
+    page = _open(served, size)
     folder = workspace.parent / "agreements"
     before = len(list_agreements(folder)) if folder.is_dir() else 0
     handle = page.locator(".marketing-mql-slider .noUi-handle")
@@ -482,7 +485,7 @@ def test_signing_in_the_browser_resolves_the_differences_and_a_double_click_is_o
     assert button.is_disabled()
     _close(page)
     # Reloaded, the page says which agreement is in force and starts both panels from it.
-    page = _open(served)
+    page = _open(served, size)
     assert f"agreement v{latest.version}" in page.locator(".agreement-line").inner_text()
     for team in ("marketing", "sales"):
         assert int(page.locator(f".{team}-mql-slider .widget-readout").inner_text()) == latest.thresholds.mql
@@ -490,13 +493,48 @@ def test_signing_in_the_browser_resolves_the_differences_and_a_double_click_is_o
 
 
 @pytest.mark.browser
-def test_the_points_tab_reads_in_words(served):
-    page = _open(served)
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_the_points_tab_reads_in_words(served, size):
+    page = _open(served, size)
     page.locator(".workshop-tabs .lm-TabBar-tab", has_text="The points scale").click()
     table = page.locator(".points-scale table.scale-attribute").first
     table.wait_for(state="visible", timeout=20_000)
     text = page.locator(".points-scale").inner_text()
     assert " to < " not in text and "moves a score by up to" in text
+    _close(page)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_every_input_on_the_page_changes_what_the_room_sees(served, size):
+    page = _open(served, size)
+    screen = ("() => document.querySelector('.alignment-workshop').innerText"
+              " + document.querySelector('img.tradeoff-figure').src.length"
+              " + document.querySelector('.zone-track').outerHTML")
+
+    def changes(act, what: str) -> None:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        before = page.evaluate(screen)
+        act()
+        try:
+            page.wait_for_function(f"(before) => ({screen})() !== before", arg=before, timeout=20_000)
+        except PlaywrightTimeout:
+            pytest.fail(f"{what} changed nothing on screen")
+
+    for team in ("marketing", "sales"):
+        for name in ("mql", "fast-track", "recycle"):
+            handle = page.locator(f".{team}-{name}-slider .noUi-handle")
+            value = int(page.locator(f".{team}-{name}-slider .widget-readout").inner_text())
+            key = "ArrowLeft" if value > 50 else "ArrowRight"
+            changes(lambda handle=handle, key=key: (handle.focus(), page.keyboard.press(key)),
+                    f"{team}'s {name} slider")
+    for selector, value in ((".marketing-panel .lever-mql-per-month", "200"),
+                            (".sales-panel .lever-min-win-rate", "12"),
+                            (".sales-panel .lever-capacity-per-week", "150"),
+                            (".sales-panel .lever-follow-up-hours", "8"),
+                            (".sales-panel .lever-accept-within-days", "3")):
+        changes(lambda selector=selector, value=value: _type(page, selector, value), selector)
     _close(page)
 
 
