@@ -214,7 +214,7 @@ def agreement_verify(config_path: Path | None) -> None:
 @user_errors
 def report(config_path: Path | None, month: str | None, all_missing: bool, skip_existing: bool) -> None:
     """Render the monthly review against the agreement in force."""
-    from alignment import report as report_module
+    from alignment.review import report as report_module
 
     ok = report_module.run_report(config_path=config_path, month=month, all_missing=all_missing,
                                   skip_existing=skip_existing)

@@ -29,9 +29,11 @@ from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 from alignment.exceptions import ModelError
 
 PSI_WATCH = 0.1
-"""PSI at or above this: the score distribution moved; watch it."""
-PSI_SHIFT = 0.25
-"""PSI at or above this: the population shifted; recalibrate."""
+"""PSI at or above this: the scores are shifting; watch them."""
+PSI_DRIFTED = 0.25
+"""PSI at or above this: the scores have drifted; recalibrate."""
+PSI_BANDS = ((PSI_DRIFTED, "drifted"), (PSI_WATCH, "shifting"))
+"""The one vocabulary of PSI, highest band first (the review, its trend lines and the docs read it)."""
 
 
 def _check(y_true, y_score, *, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -327,7 +329,7 @@ def psi(expected_scores, actual_scores, bins: int = 10) -> float:
     the expected (baseline) and actual scores per bin. Bins are ``bins`` quantile
     bins of the expected scores (identical edges merged); empty shares are floored
     at 1e-4 so a bin that empties out counts instead of dividing by zero.
-    Read it with :data:`PSI_WATCH` (0.1) and :data:`PSI_SHIFT` (0.25).
+    Read it with :func:`psi_band` (:data:`PSI_WATCH` 0.1, :data:`PSI_DRIFTED` 0.25).
 
     Parameters
     ----------
@@ -356,12 +358,12 @@ def psi(expected_scores, actual_scores, bins: int = 10) -> float:
     return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
 
 
-def psi_verdict(value: float) -> str:
-    """Read a PSI value with the customary cut-offs: "stable", "watch" or "shifted"."""
-    if value >= PSI_SHIFT:
-        return "shifted"
-    if value >= PSI_WATCH:
-        return "watch"
+def psi_band(value: float) -> str:
+    """Read a PSI value with the customary cut-offs: "stable", "shifting" (:data:`PSI_WATCH`) or "drifted"
+    (:data:`PSI_DRIFTED`). The review applies it only beyond sampling noise."""
+    for cut_off, band in PSI_BANDS:
+        if value >= cut_off:
+            return band
     return "stable"
 
 

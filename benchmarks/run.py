@@ -586,7 +586,7 @@ def section_report(ctx: BenchContext) -> dict[str, Any]:
     """``alignment report`` for one month (the last full one) of the history, as a whole process."""
     config_path = ctx.require_config()
     ctx.require_model()
-    require_module("alignment.report")
+    require_module("alignment.review.report")
     reports_dir = config_path.parent / "bench-reports"
     if reports_dir.exists():
         shutil.rmtree(reports_dir)  # the runner's own earlier render, so every run renders from scratch

@@ -152,7 +152,7 @@ def test_verify_catches_any_edit_of_a_saved_version(workspace: Path) -> None:
 
 
 def test_a_month_is_held_to_the_version_in_force_on_its_first_day(workspace: Path) -> None:
-    from alignment.report import agreement_for_month, review_month
+    from alignment.review.report import agreement_for_month, review_month
 
     _sign(workspace, "--mql", "50", "--fast-track", "80", "--recycle", "20", "--effective-from", "2026-05-01")
     _sign(workspace, "--mql", "55", "--fast-track", "85", "--recycle", "20", "--effective-from", "2026-09-15")

@@ -208,7 +208,7 @@ def test_a_reports_folder_holding_someone_elses_files_is_refused(
 
 
 def test_a_month_left_aside_by_a_killed_swap_is_recovered_by_the_next_run(rendered: Path) -> None:
-    from alignment.report import build_index
+    from alignment.review.report import build_index
 
     reports = rendered.parent / "reports"
     (reports / "2026-09").rename(reports / ".2026-09.previous")  # killed between the two renames

@@ -84,10 +84,10 @@ def test_psi():
     base = rng.normal(size=5000)
     assert metrics.psi(base, rng.normal(size=5000)) < 0.02
     shifted = metrics.psi(base, rng.normal(loc=1.0, size=5000))
-    assert shifted > metrics.PSI_SHIFT
-    assert metrics.psi_verdict(shifted) == "shifted"
-    assert metrics.psi_verdict(0.15) == "watch"
-    assert metrics.psi_verdict(0.01) == "stable"
+    assert shifted > metrics.PSI_DRIFTED
+    assert metrics.psi_band(shifted) == "drifted"
+    assert metrics.psi_band(0.15) == "shifting"
+    assert metrics.psi_band(0.01) == "stable"
 
 
 def test_summary_keys(synthetic):

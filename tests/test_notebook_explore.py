@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from alignment import notebook, report
+from alignment import notebook
+from alignment.review import report
 
 
 @pytest.mark.slow

@@ -8,8 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from alignment import notebook, report, review
+from alignment import notebook, review
 from alignment.exceptions import ReportError
+from alignment.review import report
 
 
 def _tiny_notebook(path: Path, body: str) -> Path:

@@ -137,7 +137,7 @@ def test_a_summary_for_email_and_a_pdf_sit_beside_the_review(reports: Path) -> N
     assert len(lines) <= 20
     calm = (reports / "2026-05" / "summary.md").read_text(encoding="utf-8")
     assert calm.startswith("**Lead review 2026-05: Keep**") and "- None this month." in calm
-    from alignment.report import chromium_executable
+    from alignment.review.report import chromium_executable
 
     pdf = reports / "2026-10" / "review.pdf"
     if chromium_executable() is None:
@@ -151,7 +151,7 @@ def test_a_summary_for_email_and_a_pdf_sit_beside_the_review(reports: Path) -> N
 def test_the_pdf_is_printed_on_the_paper_asked_for(
     reports: Path, tmp_path: Path, paper: str, size: tuple
 ) -> None:
-    from alignment.report import chromium_executable, print_pdf
+    from alignment.review.report import chromium_executable, print_pdf
 
     if chromium_executable() is None:
         pytest.skip("no Chromium to print with")

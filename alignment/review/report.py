@@ -501,7 +501,7 @@ def verdict_rules_text() -> str:
     r = review
     return (
         "**How the verdict is decided.** *Recalibrate* when the month's scores have clearly drifted from the "
-        f"leads the scale was checked on (a drift index of {r.PSI_RECALIBRATE:g} or more, beyond chance), "
+        f"leads the scale was checked on (a drift index of {r.PSI_DRIFTED:g} or more, beyond chance), "
         f"sales rejects more than {r.REJECTION_RECALIBRATE:.0%} of the MQLs it decided on, or a month whose "
         "leads have all had their horizon wins clearly fewer or more deals than promised. *Watch* when the "
         f"scores shift (a drift index of {r.PSI_WATCH:g} or more, beyond chance), more than "
@@ -786,7 +786,7 @@ INDEX_SERIES = {
 def _index_rules() -> dict[str, list[tuple[float, str, str]]]:
     """The verdict's lines on the index's charts, each labelled with what it means."""
     return {"psi": [(review.PSI_WATCH, f"watch from {review.PSI_WATCH:g}", "orange"),
-                    (review.PSI_RECALIBRATE, f"recalibrate from {review.PSI_RECALIBRATE:g}", "red")],
+                    (review.PSI_DRIFTED, f"recalibrate from {review.PSI_DRIFTED:g}", "red")],
             "rejection_rate": [(review.REJECTION_RECALIBRATE,
                                 f"recalibrate above {review.REJECTION_RECALIBRATE:.0%}", "red")],
             "share_touched_in_time": [(review.SPEED_WATCH_SHARE,
