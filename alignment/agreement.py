@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from alignment.exceptions import AgreementError
+from alignment.thresholds import threshold_order_problem
 
 SEAL_PREFIX = "# sha256: "
 FILE_PATTERN = re.compile(r"^agreement-v(\d{4,})-(\d{8}T\d{6})\.yaml$")
@@ -67,9 +68,9 @@ class Thresholds(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
-        if not self.recycle <= self.mql <= self.fast_track:
-            raise ValueError(f"thresholds must satisfy recycle <= mql <= fast_track (got recycle "
-                             f"{self.recycle:g}, mql {self.mql:g}, fast-track {self.fast_track:g})")
+        problem = threshold_order_problem(self.recycle, self.mql, self.fast_track)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

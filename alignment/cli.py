@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from alignment.exceptions import AlignmentError
+from alignment.presets import PRESET_NAMES
 
 EXIT_USER_ERROR = 1
 
@@ -53,7 +54,7 @@ def cli() -> None:
 @cli.command()
 @config_option
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--preset", type=click.Choice(["none", "hubspot", "salesforce"]), default=None,
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default=None,
               help="Export header preset, for a bare export file.")
 @user_errors
 def validate(config_path: Path | None, path: Path | None, preset: str | None) -> None:

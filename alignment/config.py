@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alignment.exceptions import ConfigError
+from alignment.presets import PRESET_NAMES
 
 FAMILIES = ("demographics", "funnel", "interest", "engagement", "activity")
 """The five feature families of the design brief. Fit = demographics; engagement = the rest."""
@@ -60,7 +61,7 @@ class SourceConfig(_Section):
     activities_query: str | None = None
     truth: str | None = None
     """Optional ground truth (the demo history writes it): lead_id, true_probability."""
-    preset: Literal["none", "hubspot", "salesforce"] = "none"
+    preset: Literal[PRESET_NAMES] = "none"
     separator: str | None = None
     encoding: str | None = None
     sheet: str | int | None = None

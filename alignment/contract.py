@@ -208,6 +208,8 @@ class QualityCheck:
     """What is wrong, for the warning."""
     consequence: str
     """What the rows are kept out of."""
+    excludes_from_fit: bool = False
+    """True when the failing leads get no label (they are left out of fitting)."""
 
 
 def _stages_in_order(frame: pd.DataFrame) -> pd.Series:
@@ -228,6 +230,7 @@ QUALITY_CHECKS = (
         _stages_in_order,
         "a funnel stage is dated before an earlier stage (created < MQL < SAL < SQL < closed)",
         "left out of fitting and of funnel timing",
+        excludes_from_fit=True,
     ),
     QualityCheck(
         "negative_amount",
@@ -242,8 +245,11 @@ QUALITY_CHECKS = (
         lambda f: ~((f["outcome"] == "won") & f["closed_at"].isna()),
         "a won deal without a close date",
         "left out of fitting (the win cannot be placed in the horizon)",
+        excludes_from_fit=True,
     ),
 )
+FIT_EXCLUSIONS = tuple(check.reason for check in QUALITY_CHECKS if check.excludes_from_fit)
+"""Keys of ``Workspace.excluded`` whose leads are left out of fitting (the one list: features and fit)."""
 
 
 def failing_rows(frame: pd.DataFrame, check: QualityCheck) -> pd.Index:

@@ -48,12 +48,13 @@ import pyarrow.parquet as pq
 import tomli_w
 from tqdm.auto import tqdm
 
+from alignment.config import ScoringConfig, ServiceLevelsConfig
 from alignment.exceptions import ConfigError, DataError
 
 # --- the world --------------------------------------------------------------------------------
 
 SCORING_DAYS_AFTER_CREATED = 7
-HORIZON_DAYS = 180
+HORIZON_DAYS = ScoringConfig().horizon_days
 PLANTED_MONTHS = 3
 """The planted change covers the last this-many months of the history."""
 PLANTED_CAMPAIGN = "Giveaway Blitz"
@@ -960,8 +961,8 @@ def _sales_and_service_levels(sim: _Simulation) -> tuple[dict, dict]:
     sales = {"reps": int(reps), "leads_per_rep_per_week": per_rep_week, "cost_per_lead": 150.0,
              "currency": "EUR"}
     service = {
-        "follow_up_hours": 24.0,
-        "accept_within_days": 5.0,
+        "follow_up_hours": ServiceLevelsConfig().follow_up_hours,
+        "accept_within_days": ServiceLevelsConfig().accept_within_days,
         "mql_per_month": int(max(10, round(0.5 * mql_per_month, -1))),
         "min_win_rate": 0.10,
     }

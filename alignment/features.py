@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from alignment.config import FAMILIES, Config
+from alignment.contract import FIT_EXCLUSIONS
 from alignment.exceptions import DataError
 
 DAY_NS = 86_400 * 10**9
@@ -60,8 +61,6 @@ the hand-off (the owner, rejection reason, deal amount) or the score being compa
 STAGE_COLUMNS = ("mql_at", "sal_at", "sql_at")
 PROGRESS_MIN_EVENTS = 1_000_000
 
-FITTING_EXCLUSIONS = ("stage_dates_out_of_order", "won_without_close_date")
-"""Keys of ``Workspace.excluded`` whose leads get a NaN label (the loader keeps them out of fitting)."""
 
 
 @dataclass
@@ -439,7 +438,7 @@ def build_features(
                                          config.scoring.horizon_days, has_dates=has_dates)
         notes += label_notes
         excluded = getattr(workspace, "excluded", None) or {}
-        for reason in FITTING_EXCLUSIONS:
+        for reason in FIT_EXCLUSIONS:
             ids = excluded.get(reason)
             if ids is not None and len(ids):
                 hit = lead_index.isin(pd.Index(ids).astype(str)) & ~np.isnan(label)

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from alignment import contract
 from alignment.config import DEFAULT_MISSING, Config, is_url
 from alignment.exceptions import ConfigError, DataError
-from alignment.presets import PRESET_CUMULATIVE, PRESET_OUTCOMES, preset_mapping
+from alignment.presets import PRESET_CUMULATIVE, PRESET_OUTCOMES, PRESETS, preset_mapping
 from alignment.wording import listing
 
 SEPARATORS = (",", ";", "\t", "|")
@@ -1161,7 +1161,7 @@ def conform_leads(
             "there is no outcome column",
             file=label,
             column="outcome",
-            hint=hint + ", or use a preset (--preset hubspot|salesforce)",
+            hint=hint + f", or use a preset (--preset {'|'.join(PRESETS)})",
         )
     if exported_outcome:
         leads["outcome"] = _map_outcome(leads["outcome"], config, label, offset, history=history)

@@ -74,7 +74,6 @@ TOP_GRADES_MIN_SHARE, TOP_GRADES_MAX_SHARE, TOP_GRADES_MIN_WINS = 0.15, 0.35, 0.
 BEST_TO_WORST_MIN = 10.0
 EFFECT_MIN = 0.15
 """Planted effects smaller than this (logit, relative to the attribute mean) are too weak to call a sign."""
-FIT_EXCLUDED = tuple(c.reason for c in contract.QUALITY_CHECKS if "left out of fitting" in c.consequence)
 SCORE_COLUMNS = ["lead_id", "score", "fit_score", "engagement_score", "grade", "fit_grade",
                  "engagement_grade", "probability", "reason_1", "reason_2", "reason_3"]
 VALIDATION_COLUMNS = ["lead_id", "created_at", "scored_at", "score", "fit_score", "engagement_score", "grade",
@@ -416,6 +415,19 @@ def practitioner_check(validation: pd.DataFrame, top_grades: list[str]) -> dict:
     return out
 
 
+EFFECT_RULE = (
+    "Categorical effects: for a category with its own band, the true effect relative to the attribute's "
+    "mean effect (weighted by the training counts of the bands) must have the same sign as its points "
+    "relative to the attribute's mean points. An effect is checked when the training window can resolve "
+    "it: at least ``min_effect`` logit from the mean and at least two standard errors of the band's log-"
+    "odds (``sqrt(1/wins + 1/non-wins)``); the others are listed as not checked. Activity effects (per "
+    "unit of log1p decayed count): the sign of the effect must match the sign of (points of the highest "
+    "non-missing band - points of the lowest band) of ``<type>_decayed``; an attribute left out of the "
+    "scale recovers nothing."
+)
+"""The effects check as the model card states it (its own text: editing a docstring changes no output)."""
+
+
 def effect_recovery(points: pd.DataFrame, truth_effects: dict, *, min_effect: float = EFFECT_MIN
                     ) -> pd.DataFrame:
     """Whether the fitted points recover each planted true effect with the right sign.
@@ -599,7 +611,7 @@ def _usable_rows(workspace, feature_set, config: Config) -> tuple[pd.Series, lis
                               "open peers cannot be labelled yet, and keeping only the early outcomes of the "
                               "newest leads would distort their win rate")
         usable &= ~inside
-    for reason in FIT_EXCLUDED:
+    for reason in contract.FIT_EXCLUSIONS:
         flagged = workspace.excluded.get(reason)
         if flagged is not None and len(flagged):
             hit = usable & label.index.isin(flagged)
@@ -818,7 +830,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
         "effects_check": None if effects is None else {
             "all_recovered": bool(effects.loc[effects["checked"], "recovered"].all()),
             "n_checked": int(effects["checked"].sum()), "n_not_checked": int((~effects["checked"]).sum()),
-            "rule": effect_recovery.__doc__.split("\n\n")[1].strip().replace("\n    ", " "),
+            "rule": EFFECT_RULE,
             "effects": effects.to_dict(orient="records")},
         "config": config_json,
     }

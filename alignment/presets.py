@@ -72,6 +72,9 @@ PRESETS: dict[str, dict[str, str]] = {
 }
 """Export header -> contract column (or a tidy attribute name), per CRM."""
 
+PRESET_NAMES = ("none", *PRESETS)
+"""Every name a config, the CLI or a hint accepts ("none" = the export already uses contract names)."""
+
 PRESET_CUMULATIVE: dict[str, tuple[str, ...]] = {
     "hubspot": ("page_views", "sessions", "form_submissions", "email_opens", "email_clicks"),
     "salesforce": (),

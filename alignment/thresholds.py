@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alignment.config import Config
+from alignment.config import Config, ServiceLevelsConfig
 from alignment.exceptions import ModelError
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -44,6 +44,17 @@ WEEKS_PER_MONTH = 52 / 12
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 REQUIRED_COLUMNS = ("lead_id", "scored_at", "score", "grade", "probability", "won", "amount")
+
+
+def threshold_order_problem(recycle: float, mql: float, fast_track: float) -> str | None:
+    """The one rule of the thresholds' order (recycle <= mql <= fast_track): None when it holds, else why.
+
+    The engine's proposals, the signed agreement and the workshop's signing form all ask it.
+    """
+    if recycle <= mql <= fast_track:
+        return None
+    return (f"thresholds must satisfy recycle <= mql <= fast_track (got recycle {recycle:g}, mql {mql:g}, "
+            f"fast-track {fast_track:g})")
 
 
 @dataclass(frozen=True)
@@ -58,15 +69,15 @@ class Proposal:
     mql: float
     fast_track: float
     recycle: float
-    follow_up_hours: float = 24.0
-    accept_within_days: float = 5.0
+    follow_up_hours: float = ServiceLevelsConfig().follow_up_hours
+    accept_within_days: float = ServiceLevelsConfig().accept_within_days
     mql_per_month: float = 0.0
     min_win_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.recycle <= self.mql <= self.fast_track:
-            raise ValueError(f"thresholds must satisfy recycle <= mql <= fast_track, got recycle="
-                             f"{self.recycle}, mql={self.mql}, fast_track={self.fast_track}")
+        problem = threshold_order_problem(self.recycle, self.mql, self.fast_track)
+        if problem:
+            raise ValueError(problem)
         if self.mql_per_month < 0 or not 0 <= self.min_win_rate <= 1:
             raise ValueError("mql_per_month must be >= 0 and min_win_rate within [0, 1]")
 

@@ -17,6 +17,7 @@ import ipywidgets as widgets
 
 from alignment.agreement import Agreement, effective_date
 from alignment.exceptions import AlignmentError
+from alignment.thresholds import threshold_order_problem
 from alignment.wording import format_count, format_rate
 from alignment.workshop.panels import TEAMS, THRESHOLDS
 
@@ -155,7 +156,7 @@ class SigningForm:
             if value is None:
                 low, high = self.differences[name].values
                 items.append(f"choose the {THRESHOLD_WORDS[name].split(' (')[0]} ({low:g} or {high:g})")
-        if not items and not agreed["recycle"] <= agreed["mql"] <= agreed["fast_track"]:
+        if not items and threshold_order_problem(agreed["recycle"], agreed["mql"], agreed["fast_track"]):
             items.append("keep recycle ≤ MQL ≤ fast-track in the agreed values")
         unnamed = [team for team in TEAMS if not self.signer[team].value.strip()]
         if unnamed:
