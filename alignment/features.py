@@ -393,30 +393,8 @@ def build_features(
     DataError
         The leads have no outcome column (when fitting), duplicate ids, or the activities lack a column.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"config must be an alignment.config.Config, not {type(config).__name__}")
-    if not isinstance(for_fitting, bool):
-        raise TypeError(f"for_fitting must be a bool, not {type(for_fitting).__name__}")
-    leads = getattr(workspace, "leads", None)
-    if not isinstance(leads, pd.DataFrame):
-        raise TypeError("workspace.leads must be a DataFrame (pass alignment.loader.load_workspace(config))")
-    if isinstance(activity_types, str):
-        raise TypeError("activity_types must be a list of activity type names, not a string")
-    activities = getattr(workspace, "activities", None)
-    if activities is not None and not isinstance(activities, pd.DataFrame):
-        raise TypeError("workspace.activities must be a DataFrame or None")
-    if for_fitting and "outcome" not in leads:
-        raise DataError("the leads have no outcome column, so there is nothing to fit on", column="outcome",
-                        hint="map the export's status column to 'outcome' in the config's [mapping]")
-
-    lead_ids = (leads["lead_id"].astype(str) if "lead_id" in leads
-                else pd.Series(np.arange(len(leads)).astype(str), index=leads.index))
-    lead_index = pd.Index(lead_ids.to_numpy(), name="lead_id")
-    if not lead_index.is_unique:
-        first = lead_index[lead_index.duplicated()][0]
-        raise DataError(f"lead id '{first}' appears more than once", column="lead_id",
-                        hint="ids must be unique: remove the duplicate rows")
-
+    leads, activities = _check_inputs(workspace, config, for_fitting, activity_types)
+    lead_index = _lead_index(leads)
     notes: list[str] = []
     # A bar only where it takes seconds (millions of events); off when not on a terminal.
     large = activities is not None and len(activities) >= PROGRESS_MIN_EVENTS
@@ -434,29 +412,110 @@ def build_features(
     if as_of_ns != _NAT:
         feature_time = np.where((feature_time == _NAT) | (feature_time > as_of_ns), as_of_ns, feature_time)
     if for_fitting:
-        label, label_notes = _labels(leads["outcome"], leads.get("closed_at"), moments, as_of_ns,
-                                         config.scoring.horizon_days, has_dates=has_dates)
-        notes += label_notes
-        excluded = getattr(workspace, "excluded", None) or {}
-        for reason in FIT_EXCLUSIONS:
-            ids = excluded.get(reason)
-            if ids is not None and len(ids):
-                hit = lead_index.isin(pd.Index(ids).astype(str)) & ~np.isnan(label)
-                label[hit] = np.nan
-                if hit.any():
-                    notes.append(f"{int(hit.sum())} leads left out of fitting: {reason.replace('_', ' ')}")
+        label = _fit_labels(workspace, leads, lead_index, moments, as_of_ns, config, has_dates, notes)
         scored_ns = moments
     else:
         label = np.full(len(leads), np.nan)
         scored_ns = feature_time
 
     steps.update()
-    columns: dict[str, pd.Series | np.ndarray] = {}
-    family: dict[str, str] = {}
-    derived: list[str] = []
+    found = _Columns()
     ignored = set(config.families.ignore) | set(getattr(workspace, "ignored", None) or ())
     config_family = config.families.family_of()
+    _lead_attributes(workspace, leads, ignored, found, notes)
+    _funnel_features(leads, kind, moments, feature_time, found)
+    steps.update()
+    if activities is not None and (len(activities) or activity_types):
+        _activity_features(activities, activity_types, lead_index, feature_time, config, config_family,
+                           for_fitting and not has_dates, found, notes)
+    steps.update()
+    steps.close()
+    for name in found.derived:
+        found.family[name] = config_family.get(name, found.family[name])
+    for name in [*found.derived, *found.activity]:
+        if name in ignored:
+            del found.columns[name], found.family[name]
+            notes.append(f"feature '{name}' left out: listed under families.ignore")
 
+    X = pd.DataFrame(found.columns, index=lead_index)
+    created_ns = (_ns(leads["created_at"], what="created_at") if "created_at" in leads
+                  else np.full(len(leads), _NAT, dtype=np.int64))
+    monotone = _monotone(list(X.columns), found.activity, config, notes)
+    return FeatureSet(
+        X=X,
+        family={name: found.family[name] for name in X.columns},
+        monotone=monotone,
+        label=pd.Series(label, index=lead_index, name="label"),
+        scored_at=_timestamps(scored_ns, lead_index),
+        created_at=_timestamps(created_ns, lead_index),
+        has_dates=has_dates,
+        notes=notes,
+    )
+
+
+@dataclass
+class _Columns:
+    """The feature columns found so far, their families, and which were derived or come from activities."""
+
+    columns: dict[str, pd.Series | np.ndarray] = field(default_factory=dict)
+    family: dict[str, str] = field(default_factory=dict)
+    derived: list[str] = field(default_factory=list)
+    activity: list[str] = field(default_factory=list)
+
+
+def _check_inputs(workspace: Any, config: Config, for_fitting: bool,
+                  activity_types: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The leads and activities of a workspace, or the one-line error a caller gets for the wrong thing."""
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be an alignment.config.Config, not {type(config).__name__}")
+    if not isinstance(for_fitting, bool):
+        raise TypeError(f"for_fitting must be a bool, not {type(for_fitting).__name__}")
+    leads = getattr(workspace, "leads", None)
+    if not isinstance(leads, pd.DataFrame):
+        raise TypeError("workspace.leads must be a DataFrame (pass alignment.loader.load_workspace(config))")
+    if isinstance(activity_types, str):
+        raise TypeError("activity_types must be a list of activity type names, not a string")
+    activities = getattr(workspace, "activities", None)
+    if activities is not None and not isinstance(activities, pd.DataFrame):
+        raise TypeError("workspace.activities must be a DataFrame or None")
+    if for_fitting and "outcome" not in leads:
+        raise DataError("the leads have no outcome column, so there is nothing to fit on", column="outcome",
+                        hint="map the export's status column to 'outcome' in the config's [mapping]")
+    return leads, activities
+
+
+def _lead_index(leads: pd.DataFrame) -> pd.Index:
+    """The leads' ids as the features' index (row numbers when the export has none); unique."""
+    lead_ids = (leads["lead_id"].astype(str) if "lead_id" in leads
+                else pd.Series(np.arange(len(leads)).astype(str), index=leads.index))
+    lead_index = pd.Index(lead_ids.to_numpy(), name="lead_id")
+    if not lead_index.is_unique:
+        first = lead_index[lead_index.duplicated()][0]
+        raise DataError(f"lead id '{first}' appears more than once", column="lead_id",
+                        hint="ids must be unique: remove the duplicate rows")
+    return lead_index
+
+
+def _fit_labels(workspace: Any, leads: pd.DataFrame, lead_index: pd.Index, moments: np.ndarray, as_of_ns: int,
+                config: Config, has_dates: bool, notes: list[str]) -> np.ndarray:
+    """Labels for fitting, with the leads the loader flagged (:data:`FIT_EXCLUSIONS`) left out (NaN)."""
+    label, label_notes = _labels(leads["outcome"], leads.get("closed_at"), moments, as_of_ns,
+                                 config.scoring.horizon_days, has_dates=has_dates)
+    notes += label_notes
+    excluded = getattr(workspace, "excluded", None) or {}
+    for reason in FIT_EXCLUSIONS:
+        ids = excluded.get(reason)
+        if ids is not None and len(ids):
+            hit = lead_index.isin(pd.Index(ids).astype(str)) & ~np.isnan(label)
+            label[hit] = np.nan
+            if hit.any():
+                notes.append(f"{int(hit.sum())} leads left out of fitting: {reason.replace('_', ' ')}")
+    return label
+
+
+def _lead_attributes(workspace: Any, leads: pd.DataFrame, ignored: set, found: _Columns,
+                     notes: list[str]) -> None:
+    """The leads' own attributes in a known family, then source and campaign (the funnel family)."""
     for column, fam in getattr(workspace, "families", {}).items():
         if column not in leads or column in NOT_ATTRIBUTES or column in ignored or fam not in FAMILIES:
             continue
@@ -465,89 +524,69 @@ def build_features(
             notes.append(f"attribute '{column}' is a timestamp: left out (it cannot be placed in time "
                          "relative to the scoring moment)")
             continue
-        columns[column], family[column] = values.to_numpy(), fam
+        found.columns[column], found.family[column] = values.to_numpy(), fam
     for column in ("source", "campaign"):
-        if column in leads and column not in family and column not in ignored:
-            columns[column], family[column] = leads[column].astype(object).to_numpy(), "funnel"
+        if column in leads and column not in found.family and column not in ignored:
+            found.columns[column], found.family[column] = leads[column].astype(object).to_numpy(), "funnel"
 
+
+def _funnel_features(leads: pd.DataFrame, kind: str | None, moments: np.ndarray, feature_time: np.ndarray,
+                     found: _Columns) -> None:
+    """Stages reached by the moment (scored at creation), or the days from creation to MQL (at the MQL)."""
     if kind == "created":
         for stage in STAGE_COLUMNS:
             if stage in leads and leads[stage].notna().any():
                 name = f"reached_{stage.removesuffix('_at')}"
                 stage_ns = _ns(leads[stage], what=stage)
-                columns[name] = ((stage_ns != _NAT) & (stage_ns <= feature_time)).astype(np.float64)
-                family[name] = "funnel"
-                derived.append(name)
+                found.columns[name] = ((stage_ns != _NAT) & (stage_ns <= feature_time)).astype(np.float64)
+                found.family[name] = "funnel"
+                found.derived.append(name)
     elif kind == "mql" and "created_at" in leads:
         created = _ns(leads["created_at"], what="created_at")
         known = (created != _NAT) & (moments != _NAT)
-        columns["days_to_mql"] = np.where(known, (moments - created) / DAY_NS, np.nan)
-        family["days_to_mql"] = "funnel"
-        derived.append("days_to_mql")
+        found.columns["days_to_mql"] = np.where(known, (moments - created) / DAY_NS, np.nan)
+        found.family["days_to_mql"] = "funnel"
+        found.derived.append("days_to_mql")
 
-    steps.update()
-    activity_names: list[str] = []
-    if activities is not None and (len(activities) or activity_types):
-        missing = [c for c in ("lead_id", "occurred_at", "activity_type") if c not in activities]
-        if missing:
-            raise DataError("the activities table lacks a required column", column=missing[0],
-                            hint="activities need lead_id, occurred_at and activity_type")
-        if for_fitting and not has_dates:
-            notes.append("activity features left out: without a scoring moment they cannot be computed "
-                         "point in time")
-        else:
-            type_code, type_names = _type_codes(activities["activity_type"], activity_types or ())
-            half_life = np.array([_lookup(config.scoring.half_life_days, name,
-                                          config.scoring.default_half_life_days) for name in type_names])
-            lead_code = _lead_codes(activities["lead_id"], lead_index)
-            unknown = int((lead_code < 0).sum())
-            if unknown:
-                notes.append(f"{unknown} activities belong to no known lead and were ignored")
-            aggregated = aggregate_activities(lead_code, type_code,
-                                              _ns(activities["occurred_at"], what="occurred_at"),
-                                              feature_time, half_life)
-            if aggregated["n_after"]:
-                notes.append(f"{int(aggregated['n_after'])} activities after their lead's scoring moment "
-                             "were not counted")
-            for position, name in enumerate(type_names):
-                feature = activity_feature_name(name)
-                if feature in columns:
-                    raise DataError(f"the activity feature '{feature}' clashes with a leads column",
-                                    column=feature,
-                                    hint="rename the column, or list it under families.ignore")
-                columns[feature] = aggregated["decayed"][:, position]
-                default_family = DEFAULT_ACTIVITY_FAMILY.get(name, "activity")
-                family[feature] = config_family.get(feature) or _lookup(config_family, name, default_family)
-                activity_names.append(feature)
-            columns["days_since_last_activity"] = aggregated["days_since_last"]
-            columns[f"active_days_{ACTIVE_DAYS_WINDOW}d"] = aggregated["active_days"]
-            for name in ("days_since_last_activity", f"active_days_{ACTIVE_DAYS_WINDOW}d"):
-                family[name] = "activity"
-                derived.append(name)
 
-    steps.update()
-    steps.close()
-    for name in derived:
-        family[name] = config_family.get(name, family[name])
-    for name in [*derived, *activity_names]:
-        if name in ignored:
-            del columns[name], family[name]
-            notes.append(f"feature '{name}' left out: listed under families.ignore")
-
-    X = pd.DataFrame(columns, index=lead_index)
-    created_ns = (_ns(leads["created_at"], what="created_at") if "created_at" in leads
-                  else np.full(len(leads), _NAT, dtype=np.int64))
-    monotone = _monotone(list(X.columns), activity_names, config, notes)
-    return FeatureSet(
-        X=X,
-        family={name: family[name] for name in X.columns},
-        monotone=monotone,
-        label=pd.Series(label, index=lead_index, name="label"),
-        scored_at=_timestamps(scored_ns, lead_index),
-        created_at=_timestamps(created_ns, lead_index),
-        has_dates=has_dates,
-        notes=notes,
-    )
+def _activity_features(activities: pd.DataFrame, activity_types: Sequence[str] | None, lead_index: pd.Index,
+                       feature_time: np.ndarray, config: Config, config_family: dict, no_moment: bool,
+                       found: _Columns, notes: list[str]) -> None:
+    """Point-in-time activity features: a decayed count per type, days since the last, active days."""
+    missing = [c for c in ("lead_id", "occurred_at", "activity_type") if c not in activities]
+    if missing:
+        raise DataError("the activities table lacks a required column", column=missing[0],
+                        hint="activities need lead_id, occurred_at and activity_type")
+    if no_moment:
+        notes.append("activity features left out: without a scoring moment they cannot be computed "
+                     "point in time")
+        return
+    type_code, type_names = _type_codes(activities["activity_type"], activity_types or ())
+    half_life = np.array([_lookup(config.scoring.half_life_days, name, config.scoring.default_half_life_days)
+                          for name in type_names])
+    lead_code = _lead_codes(activities["lead_id"], lead_index)
+    unknown = int((lead_code < 0).sum())
+    if unknown:
+        notes.append(f"{unknown} activities belong to no known lead and were ignored")
+    occurred = _ns(activities["occurred_at"], what="occurred_at")
+    aggregated = aggregate_activities(lead_code, type_code, occurred, feature_time, half_life)
+    if aggregated["n_after"]:
+        notes.append(f"{int(aggregated['n_after'])} activities after their lead's scoring moment "
+                     "were not counted")
+    for position, name in enumerate(type_names):
+        feature = activity_feature_name(name)
+        if feature in found.columns:
+            raise DataError(f"the activity feature '{feature}' clashes with a leads column", column=feature,
+                            hint="rename the column, or list it under families.ignore")
+        found.columns[feature] = aggregated["decayed"][:, position]
+        default_family = DEFAULT_ACTIVITY_FAMILY.get(name, "activity")
+        found.family[feature] = config_family.get(feature) or _lookup(config_family, name, default_family)
+        found.activity.append(feature)
+    found.columns["days_since_last_activity"] = aggregated["days_since_last"]
+    found.columns[f"active_days_{ACTIVE_DAYS_WINDOW}d"] = aggregated["active_days"]
+    for name in ("days_since_last_activity", f"active_days_{ACTIVE_DAYS_WINDOW}d"):
+        found.family[name] = "activity"
+        found.derived.append(name)
 
 
 def _lookup(table: dict[str, Any], slug: str, default: Any) -> Any:

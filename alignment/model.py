@@ -58,7 +58,7 @@ import alignment
 from alignment import contract, csvsafe, features, guards, loader, metrics, scorecard, shift
 from alignment.config import FAMILIES, Config, find_config, load_config, parse_config
 from alignment.exceptions import AlignmentError, DataError, ModelError
-from alignment.features import activity_feature_name, activity_slug, build_features
+from alignment.features import FeatureSet, activity_feature_name, activity_slug, build_features
 from alignment.files import writable_folder
 from alignment.scorecard import PointsScorecard
 
@@ -672,6 +672,7 @@ def screen_workspace(workspace, config: Config) -> Prepared:
 
 
 def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: bool = False) -> FittedModel:
+    """The fit run, phase by phase (each phase moves the progress bar one step)."""
     bar.set_postfix_str("loading")
     workspace = loader.load_workspace(config)
     bar.update()
@@ -681,60 +682,121 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
 
     bar.set_postfix_str("guards")
     prepared = _prepare(workspace, feature_set, config, seed)
-    label, rows, y_rows = prepared.label, prepared.rows, prepared.y_rows
-    label_values, data_notes, warnings = label.to_numpy(), prepared.data_notes, prepared.warnings
-    windows, split_kind, screened = prepared.windows, prepared.split_kind, prepared.screened
-    as_of = workspace.as_of
-    if not screened.kept:
+    if not prepared.screened.kept:
         raise ModelError("no usable attribute is left after the guards",
                          hint="see the leakage and dropped columns; map more attributes in [families]")
     bar.update()
 
     bar.set_postfix_str("scale")
-    kept = list(screened.kept)
-    X_kept = feature_set.X[kept]
-    X_train, y_train = X_kept.iloc[windows["training"]], label_values[windows["training"]].astype(int)
-    X_cal, y_cal = X_kept.iloc[windows["calibration"]], label_values[windows["calibration"]].astype(int)
-    X_val, y_val = X_kept.iloc[windows["validation"]], label_values[windows["validation"]].astype(int)
-    card = PointsScorecard(families={c: feature_set.family[c] for c in kept},
-                           monotone={c: feature_set.monotone.get(c, "none") for c in kept},
+    windows = _Windows.split(feature_set, prepared)
+    card = PointsScorecard(families={c: feature_set.family[c] for c in windows.kept},
+                           monotone={c: feature_set.monotone.get(c, "none") for c in windows.kept},
                            random_state=seed, progress=progress)
     if split_only:  # training_split(): the benchmark fits its own copy on the same matrices
-        return TrainingSplit(X_train, y_train, X_val, y_val, card, split_kind)
-    card.fit(X_train, y_train)
+        return TrainingSplit(windows.X_train, windows.y_train, windows.X_val, windows.y_val, card,
+                             prepared.split_kind)
+    card.fit(windows.X_train, windows.y_train)
     bar.update()
 
     bar.set_postfix_str("calibration")
-    calibrator = CalibratedClassifierCV(FrozenEstimator(card), method=CALIBRATION_METHOD).fit(X_cal, y_cal)
+    calibrator = CalibratedClassifierCV(FrozenEstimator(card), method=CALIBRATION_METHOD).fit(
+        windows.X_cal, windows.y_cal)
     bar.update()
 
     bar.set_postfix_str("challenger")
+    warnings = prepared.warnings
+    challenger_prob, challenger_rows = _fit_challenger(windows, seed, warnings)
+    bar.update()
+
+    bar.set_postfix_str("validation")
+    scored = card.score_frame(windows.X_val)
+    probability = calibrator.predict_proba(windows.X_val)[:, 1]
+    score = scored["score"].to_numpy(dtype=float)
+    # build_features keeps the leads' row order: row i of X is row i of the leads table.
+    val_leads = workspace.leads.iloc[prepared.windows["validation"]]
+    val_ids = feature_set.X.index[prepared.windows["validation"]]
+    results = _holdout_results(workspace, windows.y_val, probability, score, challenger_prob, val_leads,
+                               val_ids, seed)
+    top = _top_grades(card.score_frame(windows.X_train, n_reasons=0), windows.y_train)
+    warnings += _shift_warnings(prepared.windows, prepared.label.to_numpy(), results, card, windows.X_val,
+                                score)
+    validation = _validation_frame(feature_set, prepared.windows["validation"], scored, probability,
+                                   windows.y_val, val_leads, val_ids)
+    check = practitioner_check(validation, top)
+    effects = effect_recovery(card.points_, workspace.truth_effects) if workspace.truth_effects else None
+    bar.update()
+
+    bar.set_postfix_str("writing")
+    config_json = config.model_dump(mode="json", exclude={"path"})
+    code_version = _code_version()
+    version = _model_version(feature_set, prepared.label, config_json, code_version)
+    model_card = _model_card(version=version, code_version=code_version, seed=seed, config=config,
+                             config_json=config_json, workspace=workspace, feature_set=feature_set,
+                             prepared=prepared, card=card, results=results, check=check, effects=effects,
+                             challenger_rows=challenger_rows)
+    types = workspace.activities["activity_type"].cat.categories if workspace.activities is not None else []
+    pipeline = {"scorecard": card, "calibrator": calibrator, "families": dict(workspace.families),
+                "activity_types": [activity_slug(t) for t in types], "version": version}
+    card_text = json.dumps(model_card, indent=2, ensure_ascii=False, sort_keys=False)
+    _write_model_dir(out, {
+        CARD: lambda p: p.write_text(card_text + "\n", encoding="utf-8"),
+        POINTS: lambda p: _points_for_spreadsheets(card.points_).to_csv(p, index=False),
+        PIPELINE: lambda p: joblib.dump(pipeline, p),
+        VALIDATION: lambda p: validation.to_parquet(p, index=False),
+    })
+    bar.update()
+    return FittedModel(card=model_card, points=card.points_.copy(), validation=validation, pipeline=pipeline,
+                       path=out.resolve())
+
+
+@dataclass
+class _Windows:
+    """The kept attributes of the training, calibration and validation windows, with their labels."""
+
+    kept: list[str]
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_cal: pd.DataFrame
+    y_cal: np.ndarray
+    X_val: pd.DataFrame
+    y_val: np.ndarray
+
+    @classmethod
+    def split(cls, feature_set: FeatureSet, prepared: Prepared) -> _Windows:
+        kept = list(prepared.screened.kept)
+        X_kept, label_values, windows = feature_set.X[kept], prepared.label.to_numpy(), prepared.windows
+        parts = [(X_kept.iloc[windows[name]], label_values[windows[name]].astype(int))
+                 for name in ("training", "calibration", "validation")]
+        return cls(kept, *parts[0], *parts[1], *parts[2])
+
+
+def _fit_challenger(windows: _Windows, seed: int, warnings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A calibrated gradient-boosting challenger's hold-out probabilities (and the rows it trained on)."""
     rng = np.random.default_rng(seed)
+    y_train = windows.y_train
     challenger_rows = np.arange(len(y_train))
     if len(y_train) > CHALLENGER_MAX_ROWS:
         challenger_rows = np.sort(rng.choice(len(y_train), CHALLENGER_MAX_ROWS, replace=False))
         warnings.append(f"the challenger was trained on a seeded subsample of {CHALLENGER_MAX_ROWS:,} of the "
                         f"{len(y_train):,} training leads (for speed)")
-    C_train, categories = _challenger_frame(X_train.iloc[challenger_rows])
+    C_train, categories = _challenger_frame(windows.X_train.iloc[challenger_rows])
     challenger = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, l2_regularization=1.0,
                                                 early_stopping=True, categorical_features="from_dtype",
                                                 random_state=seed)
     with threadpool_limits(limits=1):
         challenger.fit(C_train, y_train[challenger_rows])
         challenger_cal = CalibratedClassifierCV(FrozenEstimator(challenger), method=CALIBRATION_METHOD).fit(
-            _challenger_frame(X_cal, categories)[0], y_cal)
-        challenger_prob = challenger_cal.predict_proba(_challenger_frame(X_val, categories)[0])[:, 1]
-    bar.update()
+            _challenger_frame(windows.X_cal, categories)[0], windows.y_cal)
+        challenger_prob = challenger_cal.predict_proba(_challenger_frame(windows.X_val, categories)[0])[:, 1]
+    return challenger_prob, challenger_rows
 
-    bar.set_postfix_str("validation")
-    scored = card.score_frame(X_val)
-    probability = calibrator.predict_proba(X_val)[:, 1]
-    score = scored["score"].to_numpy(dtype=float)
+
+def _holdout_results(workspace, y_val: np.ndarray, probability: np.ndarray, score: np.ndarray,
+                     challenger_prob: np.ndarray, val_leads: pd.DataFrame, val_ids: pd.Index,
+                     seed: int) -> dict:
+    """The hold-out metrics of the scale, the challenger, the export's legacy score and the truth."""
     results = {"holdout": _scorer_metrics(y_val, probability, score, seed)}
     results["challenger"] = _scorer_metrics(y_val, challenger_prob, challenger_prob, seed)
-    # build_features keeps the leads' row order: row i of X is row i of the leads table.
-    val_leads = workspace.leads.iloc[windows["validation"]]
-    val_ids = feature_set.X.index[windows["validation"]]
     if "legacy_score" in val_leads and val_leads["legacy_score"].notna().any():
         legacy = val_leads["legacy_score"].to_numpy(dtype=float)
         has = ~np.isnan(legacy)
@@ -746,14 +808,17 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
         true_p = truth.reindex(val_ids).to_numpy(dtype=float)
         if not np.isnan(true_p).any():
             results["oracle"] = _scorer_metrics(y_val, true_p, true_p, seed)
-    train_frame = card.score_frame(X_train, n_reasons=0)
-    top = _top_grades(train_frame, y_train)
-    warnings += _shift_warnings(windows, label_values, results, card, X_val, score)
+    return results
 
+
+def _validation_frame(feature_set: FeatureSet, rows: np.ndarray, scored: pd.DataFrame,
+                      probability: np.ndarray, y_val: np.ndarray, val_leads: pd.DataFrame,
+                      val_ids: pd.Index) -> pd.DataFrame:
+    """``scored_validation.parquet``: the scored hold-out the workshop and the review read."""
     validation = pd.DataFrame({
         "lead_id": val_ids.to_numpy().astype(str),
-        "created_at": feature_set.created_at.to_numpy()[windows["validation"]],
-        "scored_at": feature_set.scored_at.to_numpy()[windows["validation"]],
+        "created_at": feature_set.created_at.to_numpy()[rows],
+        "scored_at": feature_set.scored_at.to_numpy()[rows],
         **{c: scored[c].to_numpy() for c in ("score", "fit_score", "engagement_score", "grade", "fit_grade",
                                               "engagement_grade")},
         "probability": probability,
@@ -767,20 +832,24 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     for column in ("grade", "fit_grade", "engagement_grade", "source", "campaign", "reason_1", "reason_2",
                    "reason_3"):
         validation[column] = validation[column].astype(object).where(validation[column].notna(), None)
-    check = practitioner_check(validation, top)
-    effects = None
-    if workspace.truth_effects:
-        effects = effect_recovery(card.points_, workspace.truth_effects)
-    bar.update()
+    return validation
 
-    bar.set_postfix_str("writing")
+
+def _model_version(feature_set: FeatureSet, label: pd.Series, config_json: dict, code_version: str) -> str:
+    """What decides a score, digested: the data, the decisive settings, the code (never paths)."""
     digest = hashlib.sha256()
     digest.update(_data_digest(feature_set.X, label, feature_set.scored_at).encode())
-    config_json = config.model_dump(mode="json", exclude={"path"})
     digest.update(json.dumps(_decisive_config(config_json), sort_keys=True).encode())
-    code_version = _code_version()
     digest.update(code_version.encode())
-    version = digest.hexdigest()[:12]
+    return digest.hexdigest()[:12]
+
+
+def _model_card(*, version: str, code_version: str, seed: int, config: Config, config_json: dict, workspace,
+                feature_set: FeatureSet, prepared: Prepared, card: PointsScorecard, results: dict,
+                check: dict, effects: pd.DataFrame | None, challenger_rows: np.ndarray) -> dict:
+    """``model.json``: everything a reader needs to judge the scale (JSON-ready)."""
+    windows, split_kind, screened = prepared.windows, prepared.split_kind, prepared.screened
+    label_values = prepared.label.to_numpy()
 
     def window_info(name: str) -> dict:
         part = windows[name]
@@ -795,9 +864,9 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
         "code_version": code_version,
         "seed": seed,
         "config_file": str(config.path) if config.path else None,
-        "data": {"n_leads": len(feature_set.X), "n_labelled": len(rows), "n_wins": int(y_rows.sum()),
-                 "as_of": as_of, "notes": data_notes, "load_warnings": list(workspace.warnings),
-                 "has_truth": workspace.truth is not None},
+        "data": {"n_leads": len(feature_set.X), "n_labelled": len(prepared.rows),
+                 "n_wins": int(prepared.y_rows.sum()), "as_of": workspace.as_of, "notes": prepared.data_notes,
+                 "load_warnings": list(workspace.warnings), "has_truth": workspace.truth is not None},
         "scoring": {"moment": config.scoring.moment, "days_after_created": config.scoring.days_after_created,
                     "horizon_days": config.scoring.horizon_days},
         "split": {"kind": split_kind, "shares": SPLIT_SHARES,
@@ -814,7 +883,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
         },
         "leakage": screened.leakage,
         "suspected_leakage": screened.suspected,
-        "warnings": warnings,
+        "warnings": prepared.warnings,
         "scale": {
             "C": card.C_, "intercept": card.intercept_, "offset": card.offset_, "slope": card.slope_,
             "coefficients": dict(zip(used, card.coef_, strict=True)),
@@ -834,20 +903,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
             "effects": effects.to_dict(orient="records")},
         "config": config_json,
     }
-    model_card = _jsonable(model_card)
-    types = workspace.activities["activity_type"].cat.categories if workspace.activities is not None else []
-    pipeline = {"scorecard": card, "calibrator": calibrator, "families": dict(workspace.families),
-                "activity_types": [activity_slug(t) for t in types], "version": version}
-    card_text = json.dumps(model_card, indent=2, ensure_ascii=False, sort_keys=False)
-    _write_model_dir(out, {
-        CARD: lambda p: p.write_text(card_text + "\n", encoding="utf-8"),
-        POINTS: lambda p: _points_for_spreadsheets(card.points_).to_csv(p, index=False),
-        PIPELINE: lambda p: joblib.dump(pipeline, p),
-        VALIDATION: lambda p: validation.to_parquet(p, index=False),
-    })
-    bar.update()
-    return FittedModel(card=model_card, points=card.points_.copy(), validation=validation, pipeline=pipeline,
-                       path=out.resolve())
+    return _jsonable(model_card)
 
 
 # --- reading and scoring ------------------------------------------------------------------------
