@@ -1034,6 +1034,48 @@ def _previous_demo(out: Path) -> dict | None:
     return manifest
 
 
+def _truth_effects(period) -> dict:
+    """``truth_effects.json``: what the generator planted, for the checks that the fit recovers it."""
+    return {
+        **true_effects(),
+        "campaign_source": {**{c: v[0] for c, v in CAMPAIGNS.items()}, PLANTED_CAMPAIGN: PLANTED_SOURCE},
+        "post_moment": {
+            "follow_up_delay": {
+                "applies_to": "win probability, after the scoring moment",
+                "delay_hours": {
+                    "distribution": "lognormal",
+                    "median": DELAY_MEDIAN_HOURS,
+                    "sigma": DELAY_SIGMA,
+                    "max": DELAY_MAX_HOURS,
+                },
+                "factor": f"1 + {DELAY_EFFECT} * (1 - 2 * F(delay)), F = the delay's CDF (mean 1)",
+                "true_probability": "E over the delay of min(1, sigmoid(logit) * factor)",
+            },
+        },
+        "planted_change": {
+            "from_month": str(period.planted_from),
+            "campaign": PLANTED_CAMPAIGN,
+            "source": PLANTED_SOURCE,
+            "extra_volume_share": PLANTED_EXTRA_VOLUME,
+            "company_size_shares": {
+                "before": {k: v[0] for k, v in COMPANY_SIZES.items()},
+                "after": PLANTED_COMPANY_SIZE_SHARES,
+            },
+            "seniority_shares": {
+                "before": {k: v[0] for k, v in SENIORITIES.items()},
+                "after": PLANTED_SENIORITY_SHARES,
+            },
+        },
+        "scoring": {
+            "moment": "created",
+            "days_after_created": SCORING_DAYS_AFTER_CREATED,
+            "horizon_days": HORIZON_DAYS,
+            "decay": "0.5 ** (age_days / half_life_days[type])",
+            "count": "log1p(sum of decayed events strictly before the scoring moment)",
+        },
+    }
+
+
 def write_demo(
     out: str | Path,
     n_leads: int = 20_000,
@@ -1107,69 +1149,11 @@ def write_demo(
     staging = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        if file_format == "csv":
-            leads.to_csv(staging / leads_file, index=False, date_format="%Y-%m-%d %H:%M:%S")
-        else:
-            pq.write_table(pa.Table.from_pandas(leads, preserve_index=False), staging / leads_file)
-        pq.write_table(_activities_table(sim, leads["lead_id"].to_numpy()), staging / "activities.parquet")
-        steps.update()
-        pq.write_table(pa.Table.from_pandas(truth, preserve_index=False), staging / "truth.parquet")
-        effects = {
-            **true_effects(),
-            "campaign_source": {**{c: v[0] for c, v in CAMPAIGNS.items()}, PLANTED_CAMPAIGN: PLANTED_SOURCE},
-            "post_moment": {
-                "follow_up_delay": {
-                    "applies_to": "win probability, after the scoring moment",
-                    "delay_hours": {
-                        "distribution": "lognormal",
-                        "median": DELAY_MEDIAN_HOURS,
-                        "sigma": DELAY_SIGMA,
-                        "max": DELAY_MAX_HOURS,
-                    },
-                    "factor": f"1 + {DELAY_EFFECT} * (1 - 2 * F(delay)), F = the delay's CDF (mean 1)",
-                    "true_probability": "E over the delay of min(1, sigmoid(logit) * factor)",
-                },
-            },
-            "planted_change": {
-                "from_month": str(period.planted_from),
-                "campaign": PLANTED_CAMPAIGN,
-                "source": PLANTED_SOURCE,
-                "extra_volume_share": PLANTED_EXTRA_VOLUME,
-                "company_size_shares": {
-                    "before": {k: v[0] for k, v in COMPANY_SIZES.items()},
-                    "after": PLANTED_COMPANY_SIZE_SHARES,
-                },
-                "seniority_shares": {
-                    "before": {k: v[0] for k, v in SENIORITIES.items()},
-                    "after": PLANTED_SENIORITY_SHARES,
-                },
-            },
-            "scoring": {
-                "moment": "created",
-                "days_after_created": SCORING_DAYS_AFTER_CREATED,
-                "horizon_days": HORIZON_DAYS,
-                "decay": "0.5 ** (age_days / half_life_days[type])",
-                "count": "log1p(sum of decayed events strictly before the scoring moment)",
-            },
-        }
-        (staging / "truth_effects.json").write_text(json.dumps(effects, indent=2) + "\n", encoding="utf-8")
-        config_path = staging / "alignment.toml"
-        config_path.write_text(
-            "# Written by `alignment demo-data`; a ready workspace config for the demo.\n"
-            + tomli_w.dumps(_config(leads_file, reports_relative, sales, service, seed, as_of)),
-            encoding="utf-8",
-        )
-        manifest = {
-            "generator": "alignment demo-data",
-            "n_leads": int(n_leads),
-            "months": int(months),
-            "seed": int(seed),
-            "end": str(end),
-            "format": file_format,
-            "files": sorted(p.name for p in staging.iterdir()) + [MANIFEST],
-            "config_sha256": _sha256(config_path),
-        }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _write_files(staging, sim, leads, truth, period, steps, leads_file=leads_file,
+                     config=_config(leads_file, reports_relative, sales, service, seed, as_of),
+                     manifest={"generator": "alignment demo-data", "n_leads": int(n_leads),
+                               "months": int(months), "seed": int(seed), "end": str(end),
+                               "format": file_format})
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -1178,6 +1162,32 @@ def write_demo(
         steps.update()
         steps.close()
     return given
+
+
+def _write_files(staging: Path, sim: _Simulation, leads: pd.DataFrame, truth: pd.DataFrame, period,
+                 steps, *, leads_file: str, config: dict, manifest: dict) -> None:
+    """Every file of the demo folder, into ``staging`` (swapped in by the caller)."""
+    if manifest["format"] == "csv":
+        leads.to_csv(staging / leads_file, index=False, date_format="%Y-%m-%d %H:%M:%S")
+    else:
+        pq.write_table(pa.Table.from_pandas(leads, preserve_index=False), staging / leads_file)
+    pq.write_table(_activities_table(sim, leads["lead_id"].to_numpy()), staging / "activities.parquet")
+    steps.update()
+    pq.write_table(pa.Table.from_pandas(truth, preserve_index=False), staging / "truth.parquet")
+    effects = _truth_effects(period)
+    (staging / "truth_effects.json").write_text(json.dumps(effects, indent=2) + "\n", encoding="utf-8")
+    config_path = staging / "alignment.toml"
+    config_path.write_text(
+        "# Written by `alignment demo-data`; a ready workspace config for the demo.\n"
+        + tomli_w.dumps(config),
+        encoding="utf-8",
+    )
+    manifest = {
+        **manifest,
+        "files": sorted(p.name for p in staging.iterdir()) + [MANIFEST],
+        "config_sha256": _sha256(config_path),
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def _swap_in(staging: Path, out: Path) -> None:

@@ -343,9 +343,44 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         monotone = self.monotone or {}
         min_count = max(self.min_category_count, int(np.ceil(self.min_band_share * y.size)))
 
+        self.dropped_ = {}
+        bands, codes = self._learn_bands(X, y, families, monotone, min_count)
+        if not bands:
+            raise ModelError("no attribute separates leads on the training window",
+                             hint="check the feature families and the data")
+        woe = {name: _woe(codes[name], y, attr.n_bands) for name, attr in bands.items()}
+
+        rng = np.random.default_rng(self.random_state)
+        names = list(bands)
+        design = np.column_stack([woe[n][codes[n]] for n in names])
+        self.C_ = self._choose_strength(design, y, rng)
+        model, names = self._fit_positive(design, y, names)
+        self.attributes_ = names
+        self._bands = {n: bands[n] for n in names}
+        self._woe = {n: woe[n] for n in names}
+        self.coef_ = model.coef_[0].copy()
+        self.intercept_ = float(model.intercept_[0])
+        raw = self._raw_points(self.coef_, self._woe)
+        self._points = {n: np.round(p).astype(int) for n, p in raw.items()}
+        contribution_min = sum(float(b * self._woe[n].min()) for n, b in zip(names, self.coef_, strict=True))
+        total_range = sum(float(b * np.ptp(self._woe[n])) for n, b in zip(names, self.coef_, strict=True))
+        self.offset_ = self.intercept_ + contribution_min
+        self.slope_ = total_range / 100.0 if total_range > 0 else 0.0
+
+        train_points = self._points_matrix(codes)
+        self._average = {n: float(train_points[:, j].mean()) for j, n in enumerate(names)}
+        fit_score, engagement_score = self._sub_scores(train_points)
+        self.fit_cutoffs_ = np.quantile(fit_score, [0.25, 0.5, 0.75])
+        self.engagement_cutoffs_ = np.quantile(engagement_score, [0.25, 0.5, 0.75])
+        ci = self._bootstrap_points(codes, y, rng)
+        self.points_ = self._points_table(codes, y, ci)
+        return self
+
+    def _learn_bands(self, X: pd.DataFrame, y: np.ndarray, families: dict, monotone: dict,
+                     min_count: int) -> tuple[dict[str, _Attribute], dict[str, np.ndarray]]:
+        """The bands of every attribute on the training window and each lead's band; constant ones dropped."""
         bands: dict[str, _Attribute] = {}
         codes: dict[str, np.ndarray] = {}
-        self.dropped_ = {}
         for column in X.columns:
             values = X[column]
             attr = _Attribute(name=str(column), kind="categorical",
@@ -378,15 +413,10 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
                 continue
             bands[attr.name] = attr
             codes[attr.name] = attr_codes
-        if not bands:
-            raise ModelError("no attribute separates leads on the training window",
-                             hint="check the feature families and the data")
-        woe = {name: _woe(codes[name], y, attr.n_bands) for name, attr in bands.items()}
+        return bands, codes
 
-        rng = np.random.default_rng(self.random_state)
-        names = list(bands)
-        design = np.column_stack([woe[n][codes[n]] for n in names])
-        self.C_ = self._choose_strength(design, y, rng)
+    def _fit_positive(self, design: np.ndarray, y: np.ndarray, names: list[str]) -> tuple:
+        """The logistic fit, refitted without an attribute whose weight comes out negative, until none is."""
         while True:
             model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200).fit(design, y)
             negative = [n for n, b in zip(names, model.coef_[0], strict=True) if b < 0]
@@ -399,26 +429,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             names.remove(worst)
             if not names:
                 raise ModelError("no attribute keeps a positive weight", hint="check the data")
-        self.attributes_ = names
-        self._bands = {n: bands[n] for n in names}
-        self._woe = {n: woe[n] for n in names}
-        self.coef_ = model.coef_[0].copy()
-        self.intercept_ = float(model.intercept_[0])
-        raw = self._raw_points(self.coef_, self._woe)
-        self._points = {n: np.round(p).astype(int) for n, p in raw.items()}
-        contribution_min = sum(float(b * self._woe[n].min()) for n, b in zip(names, self.coef_, strict=True))
-        total_range = sum(float(b * np.ptp(self._woe[n])) for n, b in zip(names, self.coef_, strict=True))
-        self.offset_ = self.intercept_ + contribution_min
-        self.slope_ = total_range / 100.0 if total_range > 0 else 0.0
-
-        train_points = self._points_matrix(codes)
-        self._average = {n: float(train_points[:, j].mean()) for j, n in enumerate(names)}
-        fit_score, engagement_score = self._sub_scores(train_points)
-        self.fit_cutoffs_ = np.quantile(fit_score, [0.25, 0.5, 0.75])
-        self.engagement_cutoffs_ = np.quantile(engagement_score, [0.25, 0.5, 0.75])
-        ci = self._bootstrap_points(codes, y, rng)
-        self.points_ = self._points_table(codes, y, ci)
-        return self
+        return model, names
 
     def _choose_strength(self, design: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> float:
         """Regularization strength by stratified CV (log-loss) on at most ``cv_max_rows`` rows."""
