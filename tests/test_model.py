@@ -235,15 +235,19 @@ def test_bad_arguments(tmp_path: Path, fitted_model_dir: Path):
 def test_an_output_under_a_file_is_refused_before_any_work(demo_config: Path, demo_dir: Path,
                                                             fitted_model_dir: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch):
+    import importlib
+
+    fit_run = importlib.import_module("alignment.model.fit")
+    scoring_run = importlib.import_module("alignment.model.scoring")
     (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
 
     def no_work(*args, **kwargs):
         raise AssertionError("the output was checked only after the work")
 
-    monkeypatch.setattr(model, "build_features", no_work)
+    monkeypatch.setattr(fit_run, "build_features", no_work)
     with pytest.raises(ModelError, match="parent of the output path is a file"):
         model.fit_model(demo_config, out=tmp_path / "a-file" / "model", progress=False)
-    monkeypatch.setattr(model, "read_leads_to_score", no_work)
+    monkeypatch.setattr(scoring_run, "read_leads_to_score", no_work)
     with pytest.raises(ModelError, match="parent of the output path is a file"):
         model.run_score(fitted_model_dir, demo_dir / "leads.csv", tmp_path / "a-file" / "scores.csv")
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder"

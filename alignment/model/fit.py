@@ -1,34 +1,5 @@
-"""Fitting run and model folder: the honest fit of the points scale, and scoring with it.
-
-:func:`fit_model` loads the workspace with the real loader, builds point-in-time
-features, screens them with the guards, splits the labelled leads in three
-windows, fits :class:`~alignment.scorecard.PointsScorecard`, calibrates it, and
-writes the model folder. Validation is honest:
-
-- **Time split** (the data has dates): the labelled leads, ordered by scoring
-  moment, are cut into the oldest 60% (training: bands, points, regularization),
-  the next 20% (calibration: ``CalibratedClassifierCV(FrozenEstimator(scale))``
-  maps the score to a win probability) and the newest 20% (hold-out: every
-  reported metric). Neither the guards, the scale nor the calibration saw the hold-out.
-- Only leads whose horizon has fully passed by the export date are used: a lead
-  still inside its horizon is labelled only when it has already won, so keeping
-  those wins while leaving out their not-yet-won peers would inflate the newest
-  window's win rate.
-- **Random split** (no dates): the same 60/20/20 shares, stratified on the
-  outcome and seeded; the card says so in ``split.kind`` and in ``warnings``.
-- Leads the loader flags as "left out of fitting" (stage dates out of order, a
-  won deal without a close date) are left out.
-
-The **calibration** is Platt scaling (``method="sigmoid"``): the score is linear in
-the scale's logit, so two parameters re-anchor it on newer leads and stay stable
-on a small calibration window. The **challenger** is a
-``HistGradientBoostingClassifier`` on the same training rows (at most
-``CHALLENGER_MAX_ROWS``, seeded subsample above) and calibrated the same way.
-The **practitioner check** (MadKudu): the top grades, i.e. the grade cells with
-the highest training win rate taken until they hold at least 15% of the training
-leads, must hold 15-35% of the hold-out leads and at least 60% of its wins; and
-the best score decile of the hold-out must convert at least 10x the worst.
-"""
+"""The fit run: the time split, the points scale, its calibration, the challenger, the hold-out checks and
+the model card."""
 
 from __future__ import annotations
 
@@ -37,12 +8,8 @@ import inspect
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import joblib
 import numpy as np
@@ -55,11 +22,22 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 import alignment
-from alignment import contract, csvsafe, features, guards, loader, metrics, scorecard, shift
+from alignment import contract, features, guards, loader, metrics, scorecard, shift
 from alignment.config import FAMILIES, Config, find_config, load_config, parse_config
-from alignment.exceptions import AlignmentError, DataError, ModelError
+from alignment.exceptions import ModelError
 from alignment.features import FeatureSet, activity_feature_name, activity_slug, build_features
-from alignment.files import writable_folder
+from alignment.model.folder import (
+    CARD,
+    PIPELINE,
+    POINTS,
+    VALIDATION,
+    VALIDATION_COLUMNS,
+    FittedModel,
+    _check_out,
+    _jsonable,
+    _points_for_spreadsheets,
+    _write_model_dir,
+)
 from alignment.scorecard import PointsScorecard
 
 SPLIT_SHARES = {"training": 0.6, "calibration": 0.2, "validation": 0.2}
@@ -74,125 +52,6 @@ TOP_GRADES_MIN_SHARE, TOP_GRADES_MAX_SHARE, TOP_GRADES_MIN_WINS = 0.15, 0.35, 0.
 BEST_TO_WORST_MIN = 10.0
 EFFECT_MIN = 0.15
 """Planted effects smaller than this (logit, relative to the attribute mean) are too weak to call a sign."""
-SCORE_COLUMNS = ["lead_id", "score", "fit_score", "engagement_score", "grade", "fit_grade",
-                 "engagement_grade", "probability", "reason_1", "reason_2", "reason_3"]
-VALIDATION_COLUMNS = ["lead_id", "created_at", "scored_at", "score", "fit_score", "engagement_score", "grade",
-                      "fit_grade", "engagement_grade", "probability", "won", "amount", "source", "campaign",
-                      "reason_1", "reason_2", "reason_3"]
-CARD = "model.json"
-POINTS = "points.csv"
-PIPELINE = "scorecard.joblib"
-VALIDATION = "scored_validation.parquet"
-
-
-# --- the fitted model --------------------------------------------------------------------------
-
-
-@dataclass
-class FittedModel:
-    """A fitted scale: the card, the points table, the scored hold-out and the estimators.
-
-    Attributes
-    ----------
-    card : dict
-        The model card (``model.json``).
-    points : DataFrame
-        The points table (``points.csv``).
-    validation : DataFrame
-        The scored hold-out leads (``scored_validation.parquet``).
-    pipeline : dict
-        ``scorecard`` (PointsScorecard), ``calibrator`` (CalibratedClassifierCV),
-        ``families`` (attribute -> family of the workspace) and ``activity_types``.
-    path : Path or None
-        The model folder it was written to or read from.
-    """
-
-    card: dict
-    points: pd.DataFrame
-    validation: pd.DataFrame
-    pipeline: dict
-    path: Path | None = None
-
-    @property
-    def version(self) -> str:
-        return str(self.card["version"])
-
-    @property
-    def scorecard(self) -> PointsScorecard:
-        return self.pipeline["scorecard"]
-
-    @property
-    def config(self) -> Config:
-        """The workspace config the scale was fitted with (paths resolve against its original folder)."""
-        config_file = self.card.get("config_file")
-        return parse_config(self.card["config"], Path(config_file) if config_file else None)
-
-    def score(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Score leads with the fitted scale.
-
-        Parameters
-        ----------
-        leads : DataFrame
-            Leads in the canonical layout (as :func:`alignment.loader.load_workspace` or
-            :func:`alignment.loader.conform_leads` return them); ``outcome`` is not needed.
-        activities : DataFrame, optional
-            Their activities (``lead_id, occurred_at, activity_type``); required when the
-            scale uses activity features. Only events up to each lead's scoring moment count.
-
-        Returns
-        -------
-        DataFrame
-            One row per lead: ``lead_id, score, fit_score, engagement_score, grade, fit_grade,
-            engagement_grade, probability, reason_1, reason_2, reason_3, scored_at``.
-        """
-        if not isinstance(leads, pd.DataFrame):
-            raise ModelError("leads to score must be a DataFrame")
-        card = self.scorecard
-        activity_features = {activity_feature_name(t) for t in self.pipeline["activity_types"]}
-        needs_activities = sorted(activity_features & set(card.attributes_))
-        if needs_activities and activities is None:
-            raise ModelError(f"the scale uses activity features ({', '.join(needs_activities[:3])}) but no "
-                             "activities were given", hint="pass the activities table of these leads")
-        workspace = SimpleNamespace(leads=leads, activities=activities, families=self.pipeline["families"],
-                                    as_of=None)
-        config = self.config
-        try:
-            feature_set = build_features(workspace, config, for_fitting=False,
-                                         activity_types=self.pipeline["activity_types"])
-        except TypeError as exc:
-            raise ModelError(f"cannot build features for these leads: {exc}") from None
-        X = feature_set.X
-        frame = card.score_frame(X)
-        frame.insert(0, "lead_id", X.index.to_numpy())
-        frame.insert(7, "probability", self.pipeline["calibrator"].predict_proba(X)[:, 1])
-        frame["scored_at"] = feature_set.scored_at.to_numpy()
-        return frame.reset_index(drop=True)
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    """Numpy, pandas and NaN values made JSON-safe (NaN -> null)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if value is pd.NaT:
-        return None
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    return value
-
-
 def with_scoring(config: Config, moment: str | None = None, horizon_days: int | None = None) -> Config:
     """A copy of ``config`` with another scoring moment (``"mql"`` / ``"created"``) or horizon.
 
@@ -247,62 +106,6 @@ def _data_digest(X: pd.DataFrame, label: pd.Series, scored_at: pd.Series) -> str
     digest.update(pd.util.hash_pandas_object(scored_at, index=False).to_numpy().tobytes())
     digest.update(json.dumps(list(map(str, X.columns))).encode())
     return digest.hexdigest()
-
-
-def _check_parent(path: Path) -> None:
-    """Refuse a target whose nearest existing parent is a file: it could never be written."""
-    existing = next((parent for parent in path.parents if parent.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise ModelError("a parent of the output path is a file, not a folder", file=str(existing),
-                         hint="choose another --out")
-
-
-def _check_out(out: Path) -> None:
-    """Refuse a target that exists and is not a model folder (never overwrite what a user saved), or whose
-    folder cannot be written (before the fit, not after it)."""
-    _check_parent(out)
-    problem = writable_folder(out.parent)
-    if problem:
-        raise ModelError(f"the model folder cannot be written there ({problem})", file=str(out),
-                         hint="choose another --out, or [paths] model in the config")
-    if out.exists() and not out.is_dir():
-        raise ModelError("the model folder path is a file", file=str(out), hint="choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not (out / CARD).is_file():
-        raise ModelError("the folder exists and is not a model folder; it will not be overwritten",
-                         file=str(out), hint="choose another --out, or empty the folder")
-
-
-def _write_model_dir(out: Path, write: dict[str, Any]) -> Path | None:
-    """Write files into a temporary sibling, move an existing model aside, rename into place.
-
-    Returns the folder the previous model was moved to (None when there was none).
-    """
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _check_out(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    moved = None
-    try:
-        for name, writer in write.items():
-            writer(tmp / name)
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        elif out.is_dir():
-            try:
-                old = json.loads((out / CARD).read_text(encoding="utf-8")).get("version", "unknown")
-            except (json.JSONDecodeError, AttributeError, OSError):
-                old = "unknown"
-            moved = out.parent / f"{out.name}.previous-{old}"
-            counter = 2
-            while moved.exists():
-                moved = out.parent / f"{out.name}.previous-{old}-{counter}"
-                counter += 1
-            out.rename(moved)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return moved
 
 
 def _windows(feature_set, rows: np.ndarray, y: np.ndarray, seed: int) -> tuple[dict[str, np.ndarray], str]:
@@ -906,61 +709,6 @@ def _model_card(*, version: str, code_version: str, seed: int, config: Config, c
     return _jsonable(model_card)
 
 
-# --- reading and scoring ------------------------------------------------------------------------
-
-
-def find_model(model_dir: str | os.PathLike, version: str) -> Path | None:
-    """The folder holding model ``version``: the model folder itself, or one a refit moved aside beside it
-    (``<model>.previous-<version>``); None when it is gone."""
-    model_dir = Path(model_dir)
-    for folder in [model_dir, *sorted(model_dir.parent.glob(f"{model_dir.name}.previous-{version}*"))]:
-        try:
-            card = json.loads((folder / CARD).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if str(card.get("version")) == str(version):
-            return folder
-    return None
-
-
-def load_model(model_dir: str | os.PathLike) -> FittedModel:
-    """Read a model folder written by :func:`fit_model`.
-
-    Parameters
-    ----------
-    model_dir : path
-
-    Returns
-    -------
-    FittedModel
-    """
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelError("model folder not found", file=str(model_dir), hint="run `alignment fit` first")
-    for name in (CARD, POINTS, PIPELINE, VALIDATION):
-        if not (model_dir / name).is_file():
-            raise ModelError("model folder is incomplete: file missing", file=str(model_dir / name),
-                             hint="run `alignment fit` again")
-    try:
-        card = json.loads((model_dir / CARD).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"model card is not valid JSON ({exc.msg})", file=str(model_dir / CARD),
-                         row=exc.lineno, hint="run `alignment fit` again") from None
-    try:
-        pipeline = joblib.load(model_dir / PIPELINE)
-    except Exception as exc:  # unpickling raises many types for a damaged or foreign file
-        raise ModelError(f"cannot read the fitted scale ({type(exc).__name__})",
-                         file=str(model_dir / PIPELINE),
-                         hint="run `alignment fit` again with this version of alignment") from None
-    if not isinstance(pipeline, dict) or pipeline.get("version") != card.get("version"):
-        raise ModelError("the fitted scale does not belong to this model card",
-                         file=str(model_dir / PIPELINE), hint="run `alignment fit` again")
-    points = pd.read_csv(model_dir / POINTS, keep_default_na=False, na_values=[""])
-    validation = pd.read_parquet(model_dir / VALIDATION)
-    return FittedModel(card=card, points=points, validation=validation, pipeline=pipeline,
-                       path=model_dir.resolve())
-
-
 def run_fit(config_path: str | os.PathLike | None, out: str | os.PathLike | None) -> FittedModel:
     """``alignment fit``: fit and write the model folder, then print a short summary."""
     import click
@@ -987,108 +735,3 @@ def run_fit(config_path: str | os.PathLike | None, out: str | os.PathLike | None
     return model
 
 
-def read_leads_to_score(input_path: str | os.PathLike, config: Config) -> pd.DataFrame:
-    """Read an export of new leads with the real loader and map it with the model's config.
-
-    New leads usually carry no outcome (or all "open"): the loader's ``history=False`` mode
-    accepts that, and keeps the outcome as exported where there is one.
-    """
-    source = config.source
-    raw = loader.read_table(input_path, separator=source.separator, encoding=source.encoding,
-                            sheet=source.sheet, missing_values=source.missing_values)
-    # The same lookup tables as the history (accounts, products...): new leads come in the same shape.
-    label, offset = raw.attrs["source"], raw.attrs["row_offset"]
-    warnings: list[str] = []
-    raw = loader.apply_joins(raw, config, label, warnings, strict=False)
-    leads, conform_warnings, _ = loader.conform_leads(raw, config, label, offset, history=False)
-    leads.attrs["warnings"] = warnings + conform_warnings
-    return leads
-
-
-def _points_for_spreadsheets(points: pd.DataFrame) -> pd.DataFrame:
-    """points.csv as people open it: attribute names and category bands (from the export) neutralised."""
-    categories = points["low"].isna() & points["high"].isna()  # numeric bands carry their edges
-    named = csvsafe.neutralise(points, ["attribute", "label"])
-    return csvsafe.neutralise(named, ["band"], rows=categories)
-
-
-def _check_table_out(out_path: Path) -> None:
-    """Refuse an output that is not .csv/.parquet, already exists, or lies under a file."""
-    if out_path.suffix.lower() not in (".csv", ".parquet"):
-        raise ModelError("the output must be a .csv or .parquet file", file=str(out_path))
-    if out_path.exists():
-        raise ModelError("the output file already exists; it will not be overwritten", file=str(out_path),
-                         hint="choose another --out, or delete it first")
-    _check_parent(out_path)
-    problem = writable_folder(out_path.parent)
-    if problem:
-        raise ModelError(f"the scores cannot be written there ({problem})", file=str(out_path),
-                         hint="choose another --out")
-
-
-def _write_table_atomic(frame: pd.DataFrame, out_path: Path) -> None:
-    _check_table_out(out_path)
-    suffix = out_path.suffix.lower()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=suffix, dir=out_path.parent)
-    os.close(handle)
-    try:
-        if suffix == ".csv":
-            safe = csvsafe.neutralise(frame, ["lead_id", "reason_1", "reason_2", "reason_3"])
-            safe.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def run_score(model_dir: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike,
-              config_path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """``alignment score``: score an export of leads and write the scores (CSV or Parquet).
-
-    Parameters
-    ----------
-    model_dir : path
-        A model folder from ``alignment fit``.
-    input_path : path
-        The leads to score (any format the loader reads; export headers mapped by the config).
-    out_path : path
-        ``.csv`` or ``.parquet``; never overwritten.
-    config_path : path, optional
-        The workspace config (default: the one the model was fitted with). Its
-        activities source, when it has one, supplies the leads' activities.
-
-    Returns
-    -------
-    DataFrame
-        The scores written.
-    """
-    import click
-
-    model = load_model(model_dir)
-    out_path = Path(out_path)
-    _check_table_out(out_path)  # before the work, not after it
-    config = load_config(config_path) if config_path else model.config
-    leads = read_leads_to_score(input_path, config)
-    activities = None
-    activity_features = {activity_feature_name(t) for t in model.pipeline["activity_types"]}
-    if activity_features & set(model.scorecard.attributes_):
-        if not config.source.activities:
-            raise ModelError("the scale uses activity features but the config names no activities source",
-                             hint="pass --config with [source] activities = FILE")
-        warnings: list[str] = []
-        location = loader.resolve_location(config, config.source.activities)
-        try:
-            activities = loader.load_activities(location, config, leads["lead_id"], warnings)
-        except AlignmentError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read the activities ({exc})", file=config.source.activities) from None
-    scores = model.score(leads, activities)
-    for line in leads.attrs.get("warnings", []):
-        click.echo(f"warning: {line}", err=True)
-    _write_table_atomic(scores[SCORE_COLUMNS + ["scored_at"]], out_path)
-    click.echo(f"{len(scores):,} leads scored with model {model.version} → {out_path}")
-    return scores
