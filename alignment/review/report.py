@@ -495,6 +495,15 @@ def too_early(metrics: dict) -> str | None:
             "bound, not a verdict on the scale.")
 
 
+def unusually_low_note() -> str:
+    """The footnote of the campaign table, from the channel test's own constants."""
+    from alignment.review.sections import CAMPAIGN_ACCEPTANCE_GAP, CAMPAIGN_P_VALUE
+
+    return ("---\n¹ *Unusually low*: Fisher's exact test against the other campaigns of the month, below the "
+            f"significance level ({CAMPAIGN_P_VALUE:g}) divided by the number of campaigns tested, and at "
+            f"least {CAMPAIGN_ACCEPTANCE_GAP * 100:.0f} points below.")
+
+
 def verdict_rules_text() -> str:
     """How the verdict is decided, in words, from the rules' own constants (the page states no number by
     hand)."""
