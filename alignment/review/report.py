@@ -32,6 +32,7 @@ import pandas as pd
 from alignment import review
 from alignment.exceptions import AlignmentError, ReportError
 from alignment.files import writable_folder
+from alignment.review.sections import in_months
 
 TEMPLATE = "03_monthly_review.ipynb"
 FILES = ("review.html", "review.ipynb", "metrics.json", "summary.md", "review.pdf")
@@ -107,12 +108,26 @@ def leads_in_month(leads: pd.DataFrame, month: str) -> int:
     return int(hit.sum())
 
 
+def _load(config_path: str | Path | None, model_dir: str | Path | None, check=None) -> tuple:
+    """The review's load sequence: the config, the workspace, (``check(config, workspace)``, before the
+    slower model is read), the model folder."""
+    from alignment.config import find_config
+    from alignment.loader import load_workspace
+    from alignment.model import load_model
+
+    config = find_config(config_path)
+    workspace = load_workspace(config)
+    checked = check(config, workspace) if check is not None else None
+    model = load_model(Path(model_dir) if model_dir else config.model_dir)
+    return config, workspace, model, checked
+
+
 def _score_window(workspace: Any, model: Any, first: pd.Period, last: pd.Period) -> pd.DataFrame:
     """Score only the leads whose scoring moment (the scale's own) falls between ``first`` and ``last``."""
     leads = workspace.leads
     scoring = model.config.scoring
     at = review.scoring_moment(leads, scoring.moment, scoring.days_after_created)
-    wanted = (at >= first.start_time) & (at < (last + 1).start_time)
+    wanted = in_months(at, first, last)
     subset = leads[wanted]
     if subset.empty:
         return pd.DataFrame(columns=["lead_id", "score", "probability", "grade"])
@@ -179,22 +194,20 @@ def review_month(config_path: str | Path | None, month: str | None = None,
     -------
     MonthReview
     """
-    from alignment.config import find_config
-    from alignment.loader import load_workspace
-    from alignment.model import load_model
-
     if trend_months < 0:
         raise ValueError(f"trend_months must be >= 0, got {trend_months}")
-    config = find_config(config_path)
     # In the review's kernel a progress bar would become a widget in the page: progress is for terminals.
     os.environ["TQDM_DISABLE"] = "1"
-    workspace = load_workspace(config)
-    review.require_dates(workspace.leads, config.path)
-    month = str(review.month_period(month)) if month else default_month(workspace.as_of)
-    if not leads_in_month(workspace.leads, month):
-        raise ReportError(f"no leads in {month}: nothing to review", file=str(config.path),
-                          hint=_coverage_hint(workspace.leads))
-    model = load_model(Path(model_dir) if model_dir else config.model_dir)
+
+    def check_month(config, workspace) -> str:
+        review.require_dates(workspace.leads, config.path)
+        chosen = str(review.month_period(month)) if month else default_month(workspace.as_of)
+        if not leads_in_month(workspace.leads, chosen):
+            raise ReportError(f"no leads in {chosen}: nothing to review", file=str(config.path),
+                              hint=_coverage_hint(workspace.leads))
+        return chosen
+
+    config, workspace, model, month = _load(config_path, model_dir, check_month)
     period = review.month_period(month)
     agreement, agreement_record = agreement_for_month(config.agreements_dir, period, agreement_version)
     # The moment and horizon the scale was fitted with (notebook 01 may override the config's): its
@@ -270,22 +283,16 @@ def scored_window(config_path: str | Path | None, model_dir: str | Path | None =
     months : int
         Length of the window.
     """
-    from alignment.config import find_config
-    from alignment.loader import load_workspace
-    from alignment.model import load_model
-
     if months < 1:
         raise ValueError(f"months must be >= 1, got {months}")
-    config = find_config(config_path)
-    workspace = load_workspace(config)
-    model = load_model(Path(model_dir) if model_dir else config.model_dir)
+    config, workspace, model, _ = _load(config_path, model_dir)
     scoring = model.config.scoring  # as the scale was fitted (see review_month)
     horizon = scoring.horizon_days
     last = review.month_period(last_month or last_mature_month(workspace.as_of, horizon))
     first = last - (months - 1)
     scores = _score_window(workspace, model, first, last)
     at = review.scoring_moment(workspace.leads, scoring.moment, scoring.days_after_created)
-    in_window = (at >= first.start_time) & (at < (last + 1).start_time)
+    in_window = in_months(at, first, last)
     leads = workspace.leads[in_window].assign(scored_at=at[in_window])
     # the loader's own list (the config's ignore list and contact details), and a wider net by name
     private = set(workspace.ignored) - {"lead_id"}

@@ -90,10 +90,16 @@ def month_period(month: str | pd.Period) -> pd.Period:
         raise DataError(f"month '{month}' is not of the form YYYY-MM", hint="e.g. --month 2025-03") from None
 
 
+def in_months(stamps: pd.Series, first: pd.Period, last: pd.Period | None = None) -> pd.Series:
+    """True where a timestamp falls in month ``first`` through month ``last`` (default: ``first`` alone).
+
+    The one month window of the review: its sections, its scored cohorts and the report's scoring."""
+    last = first if last is None else last
+    return (stamps >= first.start_time) & (stamps < (last + 1).start_time)
+
+
 def _in_month(stamps: pd.Series, period: pd.Period) -> pd.Series:
-    start = period.start_time
-    end = (period + 1).start_time
-    return (stamps >= start) & (stamps < end)
+    return in_months(stamps, period)
 
 
 def _column(leads: pd.DataFrame, name: str) -> pd.Series:
@@ -294,7 +300,7 @@ def scored_cohort(leads: pd.DataFrame, scores: pd.DataFrame, month: str | pd.Per
     at = scoring_moment(leads, moment, days_after_created)
     first = month_period(month)
     last = month_period(last_month) if last_month is not None else first
-    in_month = (at >= first.start_time) & (at < (last + 1).start_time)
+    in_month = in_months(at, first, last)
     cohort = leads[in_month].assign(scored_at=at[in_month])
     keep = [c for c in ("lead_id", "score", "probability", "grade", "fit_grade", "engagement_grade")
             if c in scores.columns]
