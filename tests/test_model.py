@@ -274,6 +274,7 @@ def quality_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return model.fit_model(base / "history" / "alignment.toml", out=base / "model", progress=False).card
 
 
+@pytest.mark.slow
 def test_quality_against_oracle_and_challenger(quality_model: dict):
     m = quality_model["metrics"]
     holdout, oracle, challenger = m["holdout"]["auc"], m["oracle"]["auc"], m["challenger"]["auc"]
@@ -283,6 +284,7 @@ def test_quality_against_oracle_and_challenger(quality_model: dict):
     assert m["holdout"]["auc"] > m["legacy"]["auc"]
 
 
+@pytest.mark.slow
 def test_planted_effects_recovered(quality_model: dict):
     check = quality_model["effects_check"]
     assert check["n_checked"] >= 40
