@@ -644,3 +644,24 @@ def test_entering_a_started_server_starts_nothing_more(fitted_model_dir, demo_co
     with server:
         assert server.process is started and started.poll() is None
     assert started.poll() is not None
+
+
+@pytest.mark.browser
+def test_another_site_cannot_shut_the_rooms_kernel_down(browser_page):
+    """The unload beacon is taken from the page's own origin only: a POST from elsewhere is refused."""
+    import urllib.error
+    import urllib.request
+
+    page, server = browser_page
+    kernel_id = page.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+    url = f"{server.url}voila/api/shutdown/{kernel_id}"
+    # From another site (the server's cross-origin check answers 404), and with no origin and no XSRF token
+    # (a script outside any browser: 403): both refused.
+    for headers, code in (({"Origin": "http://evil.example"}, 404), ({}, 403)):
+        request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == code, headers
+    with urllib.request.urlopen(f"{server.url}api/kernels/{kernel_id}", timeout=30) as alive:
+        assert alive.status == 200, "the room's kernel is still running"
