@@ -104,7 +104,9 @@ def compare_with_optbinning(config_path: str | Path, *, seed: int = 0,
         ``scorecard_fit_seconds`` (ours as the fit configures it, bootstrap intervals included),
         ``scorecard_fit_noboot_seconds`` (without them), ``scorecard_auc``, ``optbinning_fit_seconds``,
         ``optbinning_auc``, ``fit_vs_optbinning_ratio`` (optbinning's time ÷ ours; ≥ 3 is the target),
-        ``fit_vs_optbinning_ratio_noboot``, ``auc_minus_optbinning_auc`` and the row counts.
+        ``fit_vs_optbinning_ratio_noboot``, ``auc_minus_optbinning_auc`` and the row counts. Times are the
+        medians of :data:`REPEATS` interleaved fits per side (``*_spread_seconds``: max - min), the ratio is
+        the ratio of medians (``_min``/``_max``: of the per-round ratios).
     """
     split = load_training_split(config_path)
     echo(f"  training matrix {split.X_train.shape[0]:,} × {split.X_train.shape[1]}, "
@@ -123,43 +125,70 @@ def compare_on_split(split: TrainingSplit, *, seed: int = 0,
         return _compare(split, seed=seed, echo=echo)
 
 
-def _compare(split: TrainingSplit, *, seed: int, echo: Callable[[str], None]) -> dict[str, Any]:
+REPEATS = 3
+"""Timings per side, interleaved (ours, ours without intervals, optbinning; then again...): one timing per
+side, one after the other, swung the ratio from 1.7x to 5x between runs on a shared machine."""
 
-    ours = clone(split.scorecard)
+
+def _timed(fit: Callable[[], Any]) -> float:
     start = time.perf_counter()
-    ours.fit(split.X_train, split.y_train)
-    ours_seconds = time.perf_counter() - start
-    ours_auc = roc_auc_score(split.y_holdout, ours.decision_function(split.X_holdout))
-    echo(f"  our scale (as the fit configures it): fit {ours_seconds:.2f} s, hold-out AUC {ours_auc:.4f}")
-    # optbinning computes no bootstrap intervals: time ours without them too, like for like.
-    bare = clone(split.scorecard).set_params(n_boot=0) if "n_boot" in split.scorecard.get_params() else None
-    bare_seconds = math.nan
-    if bare is not None:
-        start = time.perf_counter()
-        bare.fit(split.X_train, split.y_train)
-        bare_seconds = time.perf_counter() - start
-        echo(f"  our scale without the bootstrap intervals: fit {bare_seconds:.2f} s")
+    fit()
+    return time.perf_counter() - start
 
+
+def _compare(split: TrainingSplit, *, seed: int, echo: Callable[[str], None],
+             repeats: int = REPEATS) -> dict[str, Any]:
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
     X_train, X_holdout = _for_optbinning(split.X_train), _for_optbinning(split.X_holdout)
-    theirs = optbinning_scorecard(X_train, seed=seed)
+    has_boot = "n_boot" in split.scorecard.get_params()
+    fitted: dict[str, Any] = {}
+
+    def fit_ours() -> None:
+        fitted["ours"] = clone(split.scorecard).fit(split.X_train, split.y_train)
+
+    def fit_bare() -> None:
+        # optbinning computes no bootstrap intervals: ours without them too, like for like.
+        fitted["bare"] = clone(split.scorecard).set_params(n_boot=0).fit(split.X_train, split.y_train)
+
+    def fit_theirs() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optbinning's own deprecation chatter, not our concern here
+            fitted["theirs"] = optbinning_scorecard(X_train, seed=seed).fit(X_train, split.y_train)
+
+    sides = {"ours": fit_ours, "theirs": fit_theirs, **({"bare": fit_bare} if has_boot else {})}
+    seconds: dict[str, list[float]] = {name: [] for name in sides}
+    for repeat in range(repeats):
+        order = list(sides) if repeat % 2 == 0 else list(reversed(sides))  # neither side always goes first
+        for name in order:
+            seconds[name].append(_timed(sides[name]))
+    median = {name: float(np.median(times)) for name, times in seconds.items()}
+    spread = {name: float(np.max(times) - np.min(times)) for name, times in seconds.items()}
+    ours_auc = roc_auc_score(split.y_holdout, fitted["ours"].decision_function(split.X_holdout))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # optbinning's own deprecation chatter, not our concern here
-        start = time.perf_counter()
-        theirs.fit(X_train, split.y_train)
-        theirs_seconds = time.perf_counter() - start
-        theirs_scores = theirs.score(X_holdout)
+        warnings.simplefilter("ignore")
+        theirs_scores = fitted["theirs"].score(X_holdout)
     theirs_auc = roc_auc_score(split.y_holdout, theirs_scores)
-    echo(f"  optbinning: fit {theirs_seconds:.2f} s, hold-out AUC {theirs_auc:.4f} "
-         f"(scores {np.nanmin(theirs_scores):.0f}–{np.nanmax(theirs_scores):.0f})")
+    bare_median = median.get("bare", math.nan)
+    echo(f"  {repeats} interleaved fits each: our scale median {median['ours']:.2f} s "
+         f"(spread {spread['ours']:.2f} s), without intervals {bare_median:.2f} s, optbinning "
+         f"{median['theirs']:.2f} s (spread {spread['theirs']:.2f} s); hold-out AUC {ours_auc:.4f} against "
+         f"{theirs_auc:.4f}")
+    ratios = [t / o for t, o in zip(seconds["theirs"], seconds["ours"], strict=True)]
     return {
-        "scorecard_fit_seconds": round(ours_seconds, 3),
+        "scorecard_fit_seconds": round(median["ours"], 3),
+        "scorecard_fit_spread_seconds": round(spread["ours"], 3),
         "scorecard_auc": round(float(ours_auc), 5),
-        "optbinning_fit_seconds": round(theirs_seconds, 3),
+        "optbinning_fit_seconds": round(median["theirs"], 3),
+        "optbinning_fit_spread_seconds": round(spread["theirs"], 3),
         "optbinning_auc": round(float(theirs_auc), 5),
-        "scorecard_fit_noboot_seconds": round(bare_seconds, 3),
-        "fit_vs_optbinning_ratio": round(theirs_seconds / ours_seconds, 2),
-        "fit_vs_optbinning_ratio_noboot": round(theirs_seconds / bare_seconds, 2),
+        "scorecard_fit_noboot_seconds": round(bare_median, 3),
+        "fit_vs_optbinning_ratio": round(median["theirs"] / median["ours"], 2),
+        "fit_vs_optbinning_ratio_min": round(min(ratios), 2),
+        "fit_vs_optbinning_ratio_max": round(max(ratios), 2),
+        "fit_vs_optbinning_ratio_noboot": round(median["theirs"] / bare_median, 2),
         "auc_minus_optbinning_auc": round(float(ours_auc - theirs_auc), 5),
+        "timing_repeats": repeats,
         "train_rows": int(split.X_train.shape[0]),
         "holdout_rows": int(split.X_holdout.shape[0]),
     }
