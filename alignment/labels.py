@@ -128,15 +128,15 @@ def points_labels(points: pd.DataFrame) -> pd.Series:
     """The plain label of every row of a points table (``attribute, band, low, high``)."""
     labels = pd.Series("", index=points.index, dtype=object)
     for attribute, rows in points.groupby("attribute", sort=False):
-        numeric = bool(rows["low"].notna().any() or rows["high"].notna().any()) or _is_numeric_bands(rows)
         labels.loc[rows.index] = band_labels(str(attribute), rows["band"].astype(str).tolist(),
-                                             rows["low"].tolist(), rows["high"].tolist(), numeric)
+                                             rows["low"].tolist(), rows["high"].tolist(), _numeric(rows))
     return labels
 
 
-def _is_numeric_bands(rows: pd.DataFrame) -> bool:
-    """An attribute whose bands carry no edges is numeric only when it has no Other band (one value)."""
-    return OTHER_BAND not in set(rows["band"].astype(str))
+def _numeric(rows: pd.DataFrame) -> bool:
+    """Numeric bands carry their edges; categories carry none (a numeric attribute always has an edge:
+    one with a single band is constant and never reaches the points table)."""
+    return bool(rows["low"].notna().any() or rows["high"].notna().any())
 
 
 def biggest_movers(points: pd.DataFrame) -> pd.DataFrame:
@@ -162,18 +162,15 @@ def biggest_movers(points: pd.DataFrame) -> pd.DataFrame:
     table = table[table["n_train"] > 0]
     rows = []
     for attribute, bands in table.groupby("attribute", sort=False):
-        spread = int(bands["points"].max() - bands["points"].min())
-        numeric = bands["low"].notna().any() or bands["high"].notna().any()
-        for group in _runs(bands) if numeric else [bands]:
-            first, last = group.iloc[0], group.iloc[-1]
-            label = first["label"] if len(group) == 1 else _merged_label(first, last)
-            if not numeric:
-                for _, row in group.sort_values("points", ascending=False, kind="stable").iterrows():
-                    rows.append((attribute_words(str(attribute)), row["label"], int(row["points"]),
-                                 int(row["n_train"]), spread))
-                continue
-            rows.append((attribute_words(str(attribute)), label, int(first["points"]),
-                         int(group["n_train"].sum()), spread))
+        name, spread = attribute_words(str(attribute)), int(bands["points"].max() - bands["points"].min())
+        if _numeric(bands):  # in order, next bands with the same points as one line
+            for run in _runs(bands):
+                first, last = run.iloc[0], run.iloc[-1]
+                label = first["label"] if len(run) == 1 else _merged_label(first, last)
+                rows.append((name, label, int(first["points"]), int(run["n_train"].sum()), spread))
+        else:  # categories, most points first
+            for _, row in bands.sort_values("points", ascending=False, kind="stable").iterrows():
+                rows.append((name, row["label"], int(row["points"]), int(row["n_train"]), spread))
     frame = pd.DataFrame(rows, columns=["attribute", "label", "points", "leads", "spread"])
     spreads = frame.groupby("attribute", sort=False)["spread"].first()
     order = spreads.sort_values(ascending=False, kind="stable")

@@ -108,18 +108,20 @@ def leads_in_month(leads: pd.DataFrame, month: str) -> int:
     return int(hit.sum())
 
 
-def _load(config_path: str | Path | None, model_dir: str | Path | None, check=None) -> tuple:
-    """The review's load sequence: the config, the workspace, (``check(config, workspace)``, before the
-    slower model is read), the model folder."""
+def _load_workspace(config_path: str | Path | None) -> tuple:
+    """The review's first load step: the config and its workspace (checked before the slower model)."""
     from alignment.config import find_config
     from alignment.loader import load_workspace
-    from alignment.model import load_model
 
     config = find_config(config_path)
-    workspace = load_workspace(config)
-    checked = check(config, workspace) if check is not None else None
-    model = load_model(Path(model_dir) if model_dir else config.model_dir)
-    return config, workspace, model, checked
+    return config, load_workspace(config)
+
+
+def _load_model(config: Any, model_dir: str | Path | None) -> Any:
+    """The review's second load step: the model folder (the config's unless one is given)."""
+    from alignment.model import load_model
+
+    return load_model(Path(model_dir) if model_dir else config.model_dir)
 
 
 def _score_window(workspace: Any, model: Any, first: pd.Period, last: pd.Period) -> pd.DataFrame:
@@ -199,15 +201,13 @@ def review_month(config_path: str | Path | None, month: str | None = None,
     # In the review's kernel a progress bar would become a widget in the page: progress is for terminals.
     os.environ["TQDM_DISABLE"] = "1"
 
-    def check_month(config, workspace) -> str:
-        review.require_dates(workspace.leads, config.path)
-        chosen = str(review.month_period(month)) if month else default_month(workspace.as_of)
-        if not leads_in_month(workspace.leads, chosen):
-            raise ReportError(f"no leads in {chosen}: nothing to review", file=str(config.path),
-                              hint=_coverage_hint(workspace.leads))
-        return chosen
-
-    config, workspace, model, month = _load(config_path, model_dir, check_month)
+    config, workspace = _load_workspace(config_path)
+    review.require_dates(workspace.leads, config.path)
+    month = str(review.month_period(month)) if month else default_month(workspace.as_of)
+    if not leads_in_month(workspace.leads, month):
+        raise ReportError(f"no leads in {month}: nothing to review", file=str(config.path),
+                          hint=_coverage_hint(workspace.leads))
+    model = _load_model(config, model_dir)
     period = review.month_period(month)
     agreement, agreement_record = agreement_for_month(config.agreements_dir, period, agreement_version)
     # The moment and horizon the scale was fitted with (notebook 01 may override the config's): its
@@ -285,7 +285,8 @@ def scored_window(config_path: str | Path | None, model_dir: str | Path | None =
     """
     if months < 1:
         raise ValueError(f"months must be >= 1, got {months}")
-    config, workspace, model, _ = _load(config_path, model_dir)
+    config, workspace = _load_workspace(config_path)
+    model = _load_model(config, model_dir)
     scoring = model.config.scoring  # as the scale was fitted (see review_month)
     horizon = scoring.horizon_days
     last = review.month_period(last_month or last_mature_month(workspace.as_of, horizon))

@@ -98,9 +98,6 @@ def in_months(stamps: pd.Series, first: pd.Period, last: pd.Period | None = None
     return (stamps >= first.start_time) & (stamps < (last + 1).start_time)
 
 
-def _in_month(stamps: pd.Series, period: pd.Period) -> pd.Series:
-    return in_months(stamps, period)
-
 
 def _column(leads: pd.DataFrame, name: str) -> pd.Series:
     """A column, or an all-missing one of the right length when the export lacks it."""
@@ -160,7 +157,7 @@ def funnel(leads: pd.DataFrame, month: str | pd.Period) -> list[dict]:
         previous stage that reached this one).
     """
     period = month_period(month)
-    cohort = leads[_in_month(_column(leads, "created_at"), period)]
+    cohort = leads[in_months(_column(leads, "created_at"), period)]
     reached = {
         "inquiry": len(cohort),
         # A stage the export has no date for is not measured (None), not zero.
@@ -180,7 +177,7 @@ def funnel(leads: pd.DataFrame, month: str | pd.Period) -> list[dict]:
 
 def mqls_of_month(leads: pd.DataFrame, month: str | pd.Period) -> pd.DataFrame:
     """The leads handed over to sales (``mql_at``) in ``month``."""
-    return leads[_in_month(_column(leads, "mql_at"), month_period(month))]
+    return leads[in_months(_column(leads, "mql_at"), month_period(month))]
 
 
 def mql_volume(leads: pd.DataFrame, month: str | pd.Period, commitment: int | None = None) -> dict:
@@ -545,7 +542,7 @@ def crm_hygiene(leads: pd.DataFrame, month: str | pd.Period) -> dict:
     without an owner. Shares are of the leads in scope.
     """
     period = month_period(month)
-    in_scope = _in_month(_column(leads, "created_at"), period) | _in_month(_column(leads, "mql_at"), period)
+    in_scope = in_months(_column(leads, "created_at"), period) | in_months(_column(leads, "mql_at"), period)
     scope = leads[in_scope]
     mql_at, sal_at, sql_at = _column(scope, "mql_at"), _column(scope, "sal_at"), _column(scope, "sql_at")
     rejected = _column(scope, "rejected_at").notna()

@@ -256,11 +256,6 @@ class Workshop(widgets.VBox):
         """Sales's capacity as sales states it (the config's unless changed in its panel)."""
         return max(self.panels["sales"].lever("capacity_per_week"), 1.0)
 
-    def constraints(self) -> tuple[float, float]:
-        """The zone's floors: marketing's volume commitment and sales's minimum win rate."""
-        levels = self.levels()
-        return levels["mql_per_month"], levels["min_win_rate"]
-
     def refresh(self) -> None:
         """Recompute every number and redraw (numbers first, so they show before the figure)."""
         levels = self.levels()
@@ -324,18 +319,6 @@ class Workshop(widgets.VBox):
         self._read_agreement()
         self._draw_header()
         return saved
-
-    @property
-    def status(self) -> widgets.HTML:
-        return self.form.status
-
-    @property
-    def signer(self) -> dict[str, widgets.Text]:
-        return self.form.signer
-
-    @property
-    def notes(self) -> widgets.Textarea:
-        return self.form.notes
 
     def save(self) -> Agreement | None:
         """Sign what the form shows (as the "Sign" button does)."""
