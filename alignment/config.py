@@ -154,6 +154,36 @@ class ReportConfig(_Section):
     paper: Literal["A4", "Letter"] = "A4"
 
 
+ENGINE_BACKENDS = ("duckdb", "spark", "postgres", "bigquery", "snowflake", "trino", "databricks", "mssql",
+                   "mysql", "clickhouse", "datafusion", "sqlite")
+"""Where the activity aggregation runs: DuckDB in this process (the default), Spark, or an Ibis backend at
+``url``."""
+
+
+class EngineConfig(_Section):
+    """The engine the activity aggregation runs in (``docs/scale.md``)."""
+
+    backend: str = "duckdb"
+    master: str = "local[2]"
+    """Spark only: the master URL (``local[2]`` on one machine, ``spark://host:7077`` on a cluster)."""
+    url: str | None = None
+    """Other backends: the Ibis connection URL (``postgres://user@host/db``, ``snowflake://...``)."""
+    threads: int | None = Field(None, gt=0)
+    """DuckDB only: worker threads (default: one per core)."""
+    memory_limit: str | None = Field(None, pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
+    """DuckDB only: e.g. ``"6GB"``; beyond it DuckDB spills to disk."""
+    activities_table: str | None = None
+    """A table of the engine holding the activities (``crm.events``), read there instead of
+    ``[source] activities``."""
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, backend: str) -> str:
+        if backend not in ENGINE_BACKENDS:
+            raise ValueError(f"unknown engine backend {backend!r}: use one of {', '.join(ENGINE_BACKENDS)}")
+        return backend
+
+
 class Config(_Section):
     source: SourceConfig
     mapping: dict[str, str] = Field(default_factory=dict)
@@ -165,6 +195,7 @@ class Config(_Section):
     service_levels: ServiceLevelsConfig = Field(default_factory=ServiceLevelsConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
 
     # Not part of the file: where it was read from.
     path: Path | None = Field(None, exclude=True)

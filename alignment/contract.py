@@ -125,10 +125,10 @@ def activities_schema() -> pa.DataFrameSchema:
     """The pandera schema of the activities table (types and no missing keys; checks are O(n) vectorised)."""
     return pa.DataFrameSchema(
         {
-            # A Categorical over the leads' ids: 20M events are keyed by integer codes, not strings.
-            "lead_id": pa.Column(pd.CategoricalDtype(), nullable=False),
+            # What the loader read into pandas, before the engine takes it (Parquet never comes here).
+            "lead_id": pa.Column(str, nullable=False),
             "occurred_at": pa.Column("datetime64[ns]", nullable=False),
-            "activity_type": pa.Column(pd.CategoricalDtype(), nullable=False),
+            "activity_type": pa.Column(str, nullable=False),
         },
         strict=False,
         name="activities",

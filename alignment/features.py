@@ -11,7 +11,8 @@ same information it will see when it scores a new lead:
   hand-off);
 - per activity type, the exponentially decayed count at the moment (weight ``0.5 ** (age_days / half_life)``),
   named ``<type>_decayed``; plus ``days_since_last_activity`` and ``active_days_90d`` (distinct calendar days
-  with any activity in the 90 days up to the moment). Events after the moment never count.
+  with any activity in the 90 days up to the moment). Only events strictly before the moment count. These
+  are aggregated by the configured engine (:mod:`alignment.engine.point_in_time`), not in pandas.
 
 The label is 1 when the lead was won within ``horizon_days`` of its moment, 0 when it was lost, won later, or
 still open with its horizon passed, and NaN (left out of fitting) when it is still open inside its horizon,
@@ -31,13 +32,14 @@ from tqdm.auto import tqdm
 
 from alignment.config import FAMILIES, Config
 from alignment.contract import FIT_EXCLUSIONS
+from alignment.engine import ActivityTable, activity_table, connect
+from alignment.engine import activity_features as engine_activity_features
+from alignment.engine.point_in_time import events_after_the_moment, feature_names
 from alignment.exceptions import DataError
 
 DAY_NS = 86_400 * 10**9
 _NAT = np.iinfo(np.int64).min
 
-ACTIVE_DAYS_WINDOW = 90
-"""Distinct active days are counted over this many calendar days up to the moment (bounded memory)."""
 
 DEFAULT_ACTIVITY_FAMILY = {
     "email_open": "engagement",
@@ -123,7 +125,7 @@ def _timestamps(ns: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(ns.view("datetime64[ns]"), index=index)
 
 
-def _resolve_as_of(workspace: Any, leads: pd.DataFrame, activities: pd.DataFrame | None) -> int:
+def _resolve_as_of(workspace: Any, leads: pd.DataFrame, activities: ActivityTable | None) -> int:
     """The export date in ns, or the latest timestamp in the data; ``_NAT`` when there is none."""
     as_of = getattr(workspace, "as_of", None)
     if as_of is not None and not pd.isna(as_of):
@@ -132,8 +134,8 @@ def _resolve_as_of(workspace: Any, leads: pd.DataFrame, activities: pd.DataFrame
     for column in ("created_at", "closed_at", *STAGE_COLUMNS, "rejected_at", "first_touch_at"):
         if column in leads:
             latest = max(latest, int(_ns(leads[column], what=column).max(initial=_NAT)))
-    if activities is not None and len(activities):
-        latest = max(latest, int(_ns(activities["occurred_at"], what="occurred_at").max(initial=_NAT)))
+    if activities is not None and activities.latest() is not None:
+        latest = max(latest, int(activities.latest().value))
     return latest
 
 
@@ -240,115 +242,6 @@ def _labels(
     return label, notes
 
 
-def _lead_codes(lead_ids: pd.Series, lead_index: pd.Index) -> np.ndarray:
-    """Position of each event's lead in ``lead_index`` (-1 for an unknown lead), hashing each id once."""
-    if isinstance(lead_ids.dtype, pd.CategoricalDtype):
-        categories = pd.Index(lead_ids.cat.categories)
-        if not pd.api.types.is_string_dtype(categories):
-            categories = categories.astype(str)
-        positions = lead_index.get_indexer(categories)
-        codes = lead_ids.cat.codes.to_numpy()
-    else:
-        codes, uniques = pd.factorize(lead_ids, sort=False)
-        if not pd.api.types.is_string_dtype(uniques):
-            uniques = pd.Index(uniques).astype(str)
-        positions = lead_index.get_indexer(uniques)
-    # An appended -1 turns the factorize "missing" code -1 into "unknown lead".
-    return np.append(positions, -1).astype(np.int32)[codes]
-
-
-def _type_codes(activity_types: pd.Series, extra: Sequence[str] = ()) -> tuple[np.ndarray, list[str]]:
-    """Integer code per event and the slug of each code; spelling variants of one type share a code.
-
-    ``extra`` types get a code (and so a column) even without any event."""
-    if isinstance(activity_types.dtype, pd.CategoricalDtype):
-        raw_codes, raw_names = activity_types.cat.codes.to_numpy(), list(activity_types.cat.categories)
-    else:
-        raw_codes, uniques = pd.factorize(activity_types, sort=False)
-        raw_names = list(uniques)
-    slugs = [activity_slug(name) for name in raw_names]
-    # Sorted: the column order does not depend on the order the types were first seen.
-    names = sorted(set(slugs) | {activity_slug(name) for name in extra})
-    raw_to_code = np.array([names.index(s) for s in slugs] + [-1], dtype=np.int16)
-    return raw_to_code[raw_codes], names
-
-
-def aggregate_activities(
-    lead_code: np.ndarray,
-    type_code: np.ndarray,
-    occurred_ns: np.ndarray,
-    moment_ns: np.ndarray,
-    half_life_days: np.ndarray,
-    *,
-    window_days: int = ACTIVE_DAYS_WINDOW,
-) -> dict[str, np.ndarray]:
-    """Per lead, the activity features at its moment, vectorised over all events at once.
-
-    Parameters
-    ----------
-    lead_code : np.ndarray
-        Position of each event's lead (``-1`` = unknown, ignored).
-    type_code : np.ndarray
-        Activity type code of each event (``-1`` = missing type, ignored).
-    occurred_ns : np.ndarray
-        Event time, int64 nanoseconds (int64 min = NaT, ignored).
-    moment_ns : np.ndarray
-        Per lead, the time the features are taken at (int64 ns); events after it do not count.
-    half_life_days : np.ndarray
-        Per type code, the decay half-life in days.
-    window_days : int, default 90
-        Window of ``active_days``.
-
-    Returns
-    -------
-    dict
-        ``decayed`` (n_leads × n_types, float64), ``days_since_last`` (NaN when no event),
-        ``active_days`` (distinct calendar days with an event in the window), ``n_counted`` (events that
-        count), ``n_after`` (known events after the moment).
-    """
-    n_leads, n_types = len(moment_ns), len(half_life_days)
-    if not len(lead_code) == len(type_code) == len(occurred_ns):
-        raise ValueError("lead_code, type_code and occurred_ns must have one entry per event")
-    if n_types and not np.all(np.asarray(half_life_days, dtype=np.float64) > 0):
-        raise ValueError("half_life_days must all be > 0")
-    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
-        raise ValueError(f"window_days must be an integer ≥ 1, got {window_days!r}")
-    if len(lead_code) and (lead_code.max() >= n_leads or type_code.max() >= n_types):
-        raise ValueError("a lead or type code is beyond moment_ns / half_life_days")
-    known = (lead_code >= 0) & (type_code >= 0) & (occurred_ns != _NAT)
-    lead_code = np.where(known, lead_code, 0)
-    event_moment = moment_ns[lead_code]
-    counted = known & (occurred_ns <= event_moment)
-    n_after = int(known.sum() - counted.sum())
-    del known
-
-    lead_code, type_code = lead_code[counted], type_code[counted]
-    occurred, event_moment = occurred_ns[counted], event_moment[counted]
-    del counted
-    age_days = (event_moment - occurred).astype(np.float32)
-    age_days *= np.float32(1 / DAY_NS)
-
-    inverse_half_life = (1.0 / np.asarray(half_life_days, dtype=np.float64)).astype(np.float32)
-    weight = np.exp2(-age_days * inverse_half_life[type_code])
-    cell = lead_code.astype(np.int64) * n_types + type_code
-    decayed = np.bincount(cell, weights=weight, minlength=n_leads * n_types).reshape(n_leads, n_types)
-    del weight, cell
-
-    last_age = np.full(n_leads, np.inf, dtype=np.float32)
-    np.minimum.at(last_age, lead_code, age_days)
-    days_since_last = np.where(np.isinf(last_age), np.nan, last_age.astype(np.float64))
-    del age_days
-
-    # Calendar days back from the moment's day; a flag per (lead, day) counts each day once.
-    days_back = event_moment // DAY_NS - occurred // DAY_NS
-    in_window = days_back < window_days
-    day_flags = np.zeros(n_leads * window_days, dtype=bool)
-    day_flags[lead_code[in_window].astype(np.int64) * window_days + days_back[in_window]] = True
-    active_days = day_flags.reshape(n_leads, window_days).sum(axis=1, dtype=np.int32).astype(np.float64)
-    return {"decayed": decayed, "days_since_last": days_since_last, "active_days": active_days,
-            "n_counted": np.int64(len(lead_code)), "n_after": np.int64(n_after)}
-
-
 def _attribute_column(series: pd.Series) -> pd.Series | None:
     """An attribute as a feature: numbers and booleans as float, categories as strings; timestamps refused."""
     if series.dtype.kind in "mM" or isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -427,7 +320,7 @@ def build_features(
     steps.update()
     if activities is not None and (len(activities) or activity_types):
         _activity_features(activities, activity_types, lead_index, feature_time, config, config_family,
-                           for_fitting and not has_dates, found, notes)
+                           for_fitting, has_dates, found, notes)
     steps.update()
     steps.close()
     for name in found.derived:
@@ -464,7 +357,7 @@ class _Columns:
 
 
 def _check_inputs(workspace: Any, config: Config, for_fitting: bool,
-                  activity_types: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+                  activity_types: Sequence[str] | None) -> tuple[pd.DataFrame, ActivityTable | None]:
     """The leads and activities of a workspace, or the one-line error a caller gets for the wrong thing."""
     if not isinstance(config, Config):
         raise TypeError(f"config must be an alignment.config.Config, not {type(config).__name__}")
@@ -476,8 +369,10 @@ def _check_inputs(workspace: Any, config: Config, for_fitting: bool,
     if isinstance(activity_types, str):
         raise TypeError("activity_types must be a list of activity type names, not a string")
     activities = getattr(workspace, "activities", None)
-    if activities is not None and not isinstance(activities, pd.DataFrame):
-        raise TypeError("workspace.activities must be a DataFrame or None")
+    if isinstance(activities, pd.DataFrame):
+        activities = activity_table(activities, connect(config.engine))
+    elif activities is not None and not isinstance(activities, ActivityTable):
+        raise TypeError("workspace.activities must be an ActivityTable, a DataFrame or None")
     if for_fitting and "outcome" not in leads:
         raise DataError("the leads have no outcome column, so there is nothing to fit on", column="outcome",
                         hint="map the export's status column to 'outcome' in the config's [mapping]")
@@ -549,44 +444,65 @@ def _funnel_features(leads: pd.DataFrame, kind: str | None, moments: np.ndarray,
         found.derived.append("days_to_mql")
 
 
-def _activity_features(activities: pd.DataFrame, activity_types: Sequence[str] | None, lead_index: pd.Index,
-                       feature_time: np.ndarray, config: Config, config_family: dict, no_moment: bool,
-                       found: _Columns, notes: list[str]) -> None:
-    """Point-in-time activity features: a decayed count per type, days since the last, active days."""
-    missing = [c for c in ("lead_id", "occurred_at", "activity_type") if c not in activities]
-    if missing:
-        raise DataError("the activities table lacks a required column", column=missing[0],
-                        hint="activities need lead_id, occurred_at and activity_type")
-    if no_moment:
+def _activity_features(activities: ActivityTable, activity_types: Sequence[str] | None, lead_index: pd.Index,
+                       feature_time: np.ndarray, config: Config, config_family: dict, for_fitting: bool,
+                       has_dates: bool, found: _Columns, notes: list[str]) -> None:
+    """Point-in-time activity features, aggregated by the engine: a decayed count per type, days since the
+    last event, active days; when fitting, how many events were not counted (for the model card)."""
+    if for_fitting and not has_dates:
         notes.append("activity features left out: without a scoring moment they cannot be computed "
                      "point in time")
         return
-    type_code, type_names = _type_codes(activities["activity_type"], activity_types or ())
-    half_life = np.array([_lookup(config.scoring.half_life_days, name, config.scoring.default_half_life_days)
-                          for name in type_names])
-    lead_code = _lead_codes(activities["lead_id"], lead_index)
-    unknown = int((lead_code < 0).sum())
-    if unknown:
-        notes.append(f"{unknown} activities belong to no known lead and were ignored")
-    occurred = _ns(activities["occurred_at"], what="occurred_at")
-    aggregated = aggregate_activities(lead_code, type_code, occurred, feature_time, half_life)
-    if aggregated["n_after"]:
-        notes.append(f"{int(aggregated['n_after'])} activities after their lead's scoring moment "
-                     "were not counted")
-    for position, name in enumerate(type_names):
-        feature = activity_feature_name(name)
+    slug_of = {raw: activity_slug(raw) for raw in activities.activity_types}
+    slugs = sorted(set(slug_of.values()) | {activity_slug(name) for name in activity_types or ()})
+    half_life = {slug: _lookup(config.scoring.half_life_days, slug, config.scoring.default_half_life_days)
+                 for slug in slugs}
+    leads = _leads_table(lead_index, feature_time)
+    aggregated = _aggregate(activities, leads, len(lead_index), slug_of, slugs, half_life)
+    names = feature_names(slugs)
+    if for_fitting:
+        after = int(activities.backend.execute(events_after_the_moment(activities.table, leads)))
+        unknown = len(activities) - int(aggregated["n_counted"].sum()) - after
+        if unknown:
+            notes.append(f"{unknown} activities belong to no known lead and were ignored")
+        if after:
+            notes.append(f"{after} activities at or after their lead's scoring moment were not counted")
+    for slug, feature in zip(slugs, names, strict=False):
         if feature in found.columns:
             raise DataError(f"the activity feature '{feature}' clashes with a leads column", column=feature,
                             hint="rename the column, or list it under families.ignore")
-        found.columns[feature] = aggregated["decayed"][:, position]
-        default_family = DEFAULT_ACTIVITY_FAMILY.get(name, "activity")
-        found.family[feature] = config_family.get(feature) or _lookup(config_family, name, default_family)
+        found.columns[feature] = aggregated[feature]
+        default_family = DEFAULT_ACTIVITY_FAMILY.get(slug, "activity")
+        found.family[feature] = config_family.get(feature) or _lookup(config_family, slug, default_family)
         found.activity.append(feature)
-    found.columns["days_since_last_activity"] = aggregated["days_since_last"]
-    found.columns[f"active_days_{ACTIVE_DAYS_WINDOW}d"] = aggregated["active_days"]
-    for name in ("days_since_last_activity", f"active_days_{ACTIVE_DAYS_WINDOW}d"):
+    for name in names[len(slugs):]:
+        found.columns[name] = aggregated[name]
         found.family[name] = "activity"
         found.derived.append(name)
+
+
+def _leads_table(lead_index: pd.Index, feature_time: np.ndarray) -> Any:
+    """The leads as the engine sees them: id, the moment their features are taken at, and their position."""
+    import ibis
+
+    moments = pd.Series(feature_time.view("datetime64[ns]")).astype("datetime64[us]")
+    return ibis.memtable(pd.DataFrame({"lead_id": lead_index.astype(str).to_numpy(dtype=object),
+                                       "scored_at": moments, "lead_position": np.arange(len(lead_index))}))
+
+
+def _aggregate(activities: ActivityTable, leads: Any, n_leads: int, slug_of: dict, slugs: list[str],
+               half_life: dict) -> dict[str, np.ndarray]:
+    """Run :func:`alignment.engine.activity_features` for these leads; one array per column, in lead order."""
+    expression = engine_activity_features(activities.table, leads, slug_of, half_life, key="lead_position",
+                                          extra_slugs=slugs)
+    result = activities.backend.to_pyarrow(expression)  # Arrow straight to numpy: no pandas frame between
+    position = result["lead_position"].to_numpy()
+    out = {}
+    for name in result.column_names[1:]:
+        column = np.empty(n_leads, dtype=np.float64 if not name.startswith("n_") else np.int64)
+        column[position] = result[name].to_numpy()
+        out[name] = column
+    return out
 
 
 def _lookup(table: dict[str, Any], slug: str, default: Any) -> Any:

@@ -84,7 +84,7 @@ def summary(workspace: Workspace) -> list[str]:
         lines.append(f"ignored (never features): {listing(workspace.ignored, 40)}")
     if workspace.activities is not None:
         activities = workspace.activities
-        types = activities["activity_type"].value_counts()
+        types = activities.type_counts()
         lines.append(
             f"activities: {len(activities):,} rows; "
             + ", ".join(f"{name} {int(n):,}" for name, n in types.head(10).items())

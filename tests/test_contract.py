@@ -60,9 +60,9 @@ def test_missing_required_column_is_named():
 def test_activities_schema():
     activities = pd.DataFrame(
         {
-            "lead_id": pd.Categorical(["a", "b"]),
+            "lead_id": ["a", "b"],
             "occurred_at": pd.to_datetime(["2024-01-01", None]).astype("datetime64[ns]"),
-            "activity_type": pd.Categorical(["web_visit", "email_open"]),
+            "activity_type": ["web_visit", "email_open"],
         }
     )
     with pytest.raises(DataError, match="column 'occurred_at', row 2"):

@@ -305,7 +305,7 @@ def test_demo_loads_through_the_loader_without_warnings(demo_config):
     assert len(workspace.leads) == 6000 and workspace.truth is not None
     assert workspace.truth_effects["planted_change"]["campaign"] == PLANTED_CAMPAIGN
     assert workspace.as_of == AS_OF
-    assert set(workspace.activities["activity_type"].cat.categories) == set(ACTIVITY_TYPES)
+    assert set(workspace.activities.activity_types) == set(ACTIVITY_TYPES)
 
 
 def test_parquet_format_and_reports_dir_outside(tmp_path):

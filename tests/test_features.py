@@ -11,7 +11,6 @@ from alignment.exceptions import DataError
 from alignment.features import (
     FeatureSet,
     activity_feature_name,
-    aggregate_activities,
     build_features,
 )
 from alignment.loader import Workspace
@@ -144,14 +143,14 @@ def test_decayed_counts_and_recency_at_the_moment():
     config = make_config(moment="mql", half_life_days={"pricing_page": 30.0}, default_half_life_days=10.0)
     features = build_features(make_workspace(leads, activities), config)
     X = features.X
-    # a: pricing at the moment (weight 1) and 30 days before (0.5); the one after the moment never counts.
-    assert X.loc["a", "pricing_page_decayed"] == pytest.approx(1.5, rel=1e-5)
-    assert X.loc["a", "email_open_decayed"] == pytest.approx(0.5 ** (0.5 / 10.0), rel=1e-5)
-    assert X.loc["b", "chat_decayed"] == pytest.approx(0.5 ** (29 / 10.0), rel=1e-5)
+    # a: pricing 30 days before (0.5) counts; the one at the very moment and the one after never do.
+    assert X.loc["a", "pricing_page_decayed"] == pytest.approx(0.5, rel=1e-12)
+    assert X.loc["a", "email_open_decayed"] == pytest.approx(0.5 ** (0.5 / 10.0), rel=1e-12)
+    assert X.loc["b", "chat_decayed"] == pytest.approx(0.5 ** (29 / 10.0), rel=1e-12)
     assert X.loc["b", "pricing_page_decayed"] == 0.0
-    assert X.loc["a", "days_since_last_activity"] == pytest.approx(0.0)
+    assert X.loc["a", "days_since_last_activity"] == pytest.approx(0.5)
     assert X.loc["b", "days_since_last_activity"] == pytest.approx(29.0)
-    assert X.loc["a", "active_days_90d"] == 3.0  # Jan 31, Feb 29, Mar 1
+    assert X.loc["a", "active_days_90d"] == 2.0  # Jan 31, Feb 29 (Mar 1 is the moment itself)
     assert X.loc["b", "active_days_90d"] == 1.0
     assert any("after their lead's scoring moment" in note for note in features.notes)
 
@@ -300,15 +299,6 @@ def test_vectorised_aggregation_matches_a_naive_computation():
     np.testing.assert_allclose(got.to_numpy(), expected.loc[got.index].to_numpy(), rtol=2e-5, atol=1e-4)
 
 
-def test_aggregate_activities_ignores_unknown_leads_and_types():
-    out = aggregate_activities(np.array([0, -1, 1, 0], dtype=np.int32),
-                               np.array([0, 0, -1, 1], dtype=np.int16),
-                               np.full(4, 10**18, dtype=np.int64), np.array([10**18, 10**18]),
-                               np.array([30.0, 30.0]))
-    assert out["decayed"].tolist() == [[1.0, 1.0], [0.0, 0.0]]
-    assert np.isnan(out["days_since_last"][1])
-
-
 def test_activity_feature_name():
     assert activity_feature_name("Pricing page") == "pricing_page_decayed"
     assert activity_feature_name("e-mail  click") == "e_mail_click_decayed"
@@ -412,12 +402,12 @@ def test_demo_events_after_the_moment_change_nothing(demo):
     config, workspace, features = demo
     import dataclasses
 
-    activities = workspace.activities
+    activities = workspace.activities.to_pandas()
     moment = features.scored_at.reindex(activities["lead_id"]).to_numpy()
-    before = activities[activities["occurred_at"].to_numpy() <= moment]
+    before = activities[activities["occurred_at"].to_numpy() < moment]
     assert len(before) < len(activities)  # the demo does have events after the moment
     rng = np.random.default_rng(0)
-    after = activities[activities["occurred_at"].to_numpy() > moment].copy()
+    after = activities[activities["occurred_at"].to_numpy() >= moment].copy()
     after["occurred_at"] += pd.to_timedelta(rng.integers(0, 30 * 86_400, len(after)), unit="s")
     for changed in (before, pd.concat([before, after], ignore_index=True)):
         changed = changed.assign(activity_type=changed["activity_type"].astype(str).astype("category"))
@@ -425,14 +415,3 @@ def test_demo_events_after_the_moment_change_nothing(demo):
         pd.testing.assert_frame_equal(rebuilt.X, features.X)
 
 
-def test_aggregate_activities_bad_parameters():
-    codes, types = np.array([0], dtype=np.int32), np.array([0], dtype=np.int16)
-    when, moments, half_life = np.array([0], dtype=np.int64), np.array([0], dtype=np.int64), np.array([30.0])
-    with pytest.raises(ValueError, match="one entry per event"):
-        aggregate_activities(codes, types[:0], when, moments, half_life)
-    with pytest.raises(ValueError, match="half_life_days"):
-        aggregate_activities(codes, types, when, moments, np.array([0.0]))
-    with pytest.raises(ValueError, match="window_days"):
-        aggregate_activities(codes, types, when, moments, half_life, window_days=0)
-    with pytest.raises(ValueError, match="beyond"):
-        aggregate_activities(codes + 1, types, when, moments, half_life)

@@ -1,88 +1,25 @@
-"""The activities table (a file, a folder of Parquet or a database) and the demo's ground truth."""
+"""The activities table (a file, a Parquet folder, a database or a table of the engine) and the demo's truth.
+
+Parquet and tables of the engine are read by the engine itself (:mod:`alignment.engine.activities`); CSV,
+Excel and SQLAlchemy sources go through the same messy-export handling as the leads, then to the engine.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from alignment import contract
 from alignment.config import Config, is_url
+from alignment.engine import ActivityTable, activity_table, connect, read_activities
+from alignment.engine.activities import INCOMPLETE_EVENT
 from alignment.exceptions import DataError
 from alignment.loader.conforming import _as_key, _rows, _to_timestamps
 from alignment.loader.reading import PARQUET_SUFFIXES, _label, read_table
 
-INCOMPLETE_EVENT = "name no known lead, or have no time or no type"
-
 # --- activities and truth ---------------------------------------------------------------------
-
-
-def _activities_parquet(
-    path: Path, label: str, config: Config, lead_ids: pd.Series, warnings: list[str]
-) -> pd.DataFrame:
-    """Read only the three activity columns with pyarrow; no per-row Python."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    try:
-        names = pq.read_schema(path).names
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", file=label) from None
-    source_of = {target: header for header, target in config.mapping.items() if header in names}
-    wanted = {c: source_of.get(c, c) for c in contract.ACTIVITY_COLUMNS}
-    for column, header in wanted.items():
-        if header not in names:
-            raise DataError(
-                "the activities table has no such column",
-                file=label,
-                column=column,
-                hint=f"columns: {', '.join(names[:10])}; map one onto '{column}' in [mapping]",
-            )
-    table = pq.read_table(path, columns=list(wanted.values()))
-    table = table.rename_columns([{v: k for k, v in wanted.items()}[n] for n in table.column_names])
-    lead_id = table["lead_id"]
-    if not pa.types.is_string(lead_id.type) and not pa.types.is_large_string(lead_id.type):
-        lead_id = pc.cast(
-            pc.cast(lead_id, pa.int64()) if pa.types.is_floating(lead_id.type) else lead_id, pa.string()
-        )
-    kind = table["activity_type"].type
-    activity_type = (
-        table["activity_type"]
-        if pa.types.is_dictionary(kind)
-        else pc.dictionary_encode(table["activity_type"])
-    )
-    occurred = table["occurred_at"]
-    table = pa.table({"lead_id": lead_id, "occurred_at": occurred, "activity_type": activity_type})
-    # One hashing pass gives both the filter and the codes: lead_id comes back as a Categorical over the
-    # leads' own ids, so features never hash 20M strings again.
-    known_ids = pd.Index(lead_ids.to_numpy(dtype=object))
-    codes = pc.index_in(table["lead_id"], value_set=pa.array(known_ids.to_numpy(), pa.string()))
-    complete = pc.and_(
-        pc.and_(pc.is_valid(codes), pc.is_valid(table["occurred_at"])), pc.is_valid(table["activity_type"])
-    )
-    dropped = len(table) - pc.sum(complete).as_py()
-    if dropped:
-        warnings.append(f"{label}: {dropped:,} activities {INCOMPLETE_EVENT} — left out")
-        table = table.filter(complete)
-        codes = codes.filter(complete)
-    frame = table.drop_columns(["lead_id"]).to_pandas()
-    frame.insert(
-        0, "lead_id",
-        pd.Categorical.from_codes(codes.to_numpy(zero_copy_only=False).astype("int32"), categories=known_ids),
-    )
-    try:
-        frame["occurred_at"] = _to_timestamps(frame["occurred_at"], "occurred_at", label, 1)
-    except DataError as error:
-        if not dropped or error.row is None:
-            raise
-        # The row counted in the filtered table: name the one in the file.
-        kept = np.flatnonzero(complete.to_numpy(zero_copy_only=False))
-        raise DataError(error.message, file=error.file, column=error.column, row=int(kept[error.row - 1]) + 1,
-                        hint=error.hint) from None
-    return frame
 
 
 def _activities_table(
@@ -109,20 +46,20 @@ def _activities_table(
             f"{_rows(frame.index[~complete], offset)}) {INCOMPLETE_EVENT} — left out"
         )
         frame = frame[complete]
-    frame["lead_id"] = pd.Categorical(
-        frame["lead_id"].astype("str"), categories=pd.Index(lead_ids.astype("str"))
-    )
-    frame["activity_type"] = frame["activity_type"].astype("str").astype("category")
+    frame["lead_id"] = frame["lead_id"].astype("str")
+    frame["activity_type"] = frame["activity_type"].astype("str")
     return frame.reset_index(drop=True)
 
 
-def load_activities(location: str, config: Config, lead_ids: pd.Series, warnings: list[str]) -> pd.DataFrame:
+def load_activities(location: str | None, config: Config, lead_ids: pd.Series,
+                    warnings: list[str]) -> ActivityTable:
     """Read the activities table (``lead_id``, ``occurred_at``, ``activity_type``) for the known leads.
 
     Parameters
     ----------
-    location : str
-        A resolved path (Parquet is read column-wise with pyarrow) or a SQLAlchemy URL.
+    location : str or None
+        A resolved path (Parquet is scanned by the engine) or a SQLAlchemy URL; None when the config's
+        ``[engine] activities_table`` names a table of the engine.
     config : Config
         Gives the ``[mapping]``, separator, encoding, table/query and placeholders.
     lead_ids : Series
@@ -132,13 +69,20 @@ def load_activities(location: str, config: Config, lead_ids: pd.Series, warnings
 
     Returns
     -------
-    DataFrame
-        ``lead_id`` (Categorical over the leads' ids), ``occurred_at`` (naive UTC ``datetime64[ns]``),
-        ``activity_type`` (Categorical).
+    ActivityTable
+        Canonical events of known leads, in the configured engine.
     """
+    backend = connect(config.engine)
+    if config.engine.activities_table:
+        name = config.engine.activities_table
+        return read_activities(backend, name, label=f"engine table {name}", mapping=config.mapping,
+                               lead_ids=lead_ids, warnings=warnings, engine_table=True)
+    if location is None:
+        raise DataError("no activities source", hint="set [source] activities or [engine] activities_table")
     path = Path(location)
     if not is_url(location) and path.exists() and (path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir()):
-        frame = _activities_parquet(path, _label(location), config, lead_ids, warnings)
+        return read_activities(backend, location, label=_label(location), mapping=config.mapping,
+                               lead_ids=lead_ids, warnings=warnings)
     else:
         raw = read_table(
             location,
@@ -150,7 +94,7 @@ def load_activities(location: str, config: Config, lead_ids: pd.Series, warnings
         )
         frame = _activities_table(raw, config, lead_ids, warnings)
     contract.validate_frame(frame, contract.activities_schema(), file=_label(location), row_offset=1)
-    return frame
+    return activity_table(frame, backend, _label(location))
 
 
 def load_truth(location: str) -> tuple[pd.DataFrame, dict | None]:

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from alignment import contract
 from alignment.config import Config
+from alignment.engine import ActivityTable
 from alignment.exceptions import ConfigError
 from alignment.loader.activities import load_activities, load_truth
 from alignment.loader.conforming import apply_joins, apply_mapping, conform_leads, guess_family
@@ -23,7 +24,8 @@ class Workspace:
     """Everything loaded for one workspace config (see docs/architecture.md)."""
 
     leads: pd.DataFrame
-    activities: pd.DataFrame | None
+    activities: ActivityTable | None
+    """The events, as a table of the configured engine (:class:`alignment.engine.ActivityTable`)."""
     truth: pd.DataFrame | None
     truth_effects: dict | None
     warnings: list[str]
@@ -98,7 +100,7 @@ def _families(
     return families, guessed, ignored
 
 
-def _as_of(config: Config, leads: pd.DataFrame, activities: pd.DataFrame | None) -> pd.Timestamp:
+def _as_of(config: Config, leads: pd.DataFrame, activities: ActivityTable | None) -> pd.Timestamp:
     if config.scoring.as_of:
         try:
             as_of = pd.Timestamp(config.scoring.as_of)
@@ -111,8 +113,8 @@ def _as_of(config: Config, leads: pd.DataFrame, activities: pd.DataFrame | None)
                 hint="use YYYY-MM-DD",
             ) from None
     latest = [leads[c].max() for c in contract.TIMESTAMP_COLUMNS if c in leads.columns]
-    if activities is not None and len(activities):
-        latest.append(activities["occurred_at"].max())
+    if activities is not None and activities.latest() is not None:
+        latest.append(activities.latest())
     latest = [t for t in latest if pd.notna(t)]
     return max(latest) if latest else pd.NaT
 
@@ -166,10 +168,9 @@ def load_workspace(config: Config) -> Workspace:
         warnings.extend(lead_warnings)
         steps.update()
         activities = None
-        if source.activities:
-            activities = load_activities(
-                resolve_location(config, source.activities), config, leads["lead_id"], warnings
-            )
+        if source.activities or config.engine.activities_table:
+            location = resolve_location(config, source.activities) if source.activities else None
+            activities = load_activities(location, config, leads["lead_id"], warnings)
         steps.update()
         truth = effects = None
         if source.truth:
@@ -177,7 +178,7 @@ def load_workspace(config: Config) -> Workspace:
         steps.update()
     finally:
         steps.close()
-    activity_types = list(activities["activity_type"].cat.categories) if activities is not None else []
+    activity_types = activities.activity_types if activities is not None else []
     families, guessed, ignored = _families(leads, config, activity_types, label, warnings)
     notes = []
     if leads.attrs.get("lead_id_numbered"):

@@ -537,7 +537,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
                              config_json=config_json, workspace=workspace, feature_set=feature_set,
                              prepared=prepared, card=card, results=results, check=check, effects=effects,
                              challenger_rows=challenger_rows)
-    types = workspace.activities["activity_type"].cat.categories if workspace.activities is not None else []
+    types = workspace.activities.activity_types if workspace.activities is not None else []
     pipeline = {"scorecard": card, "calibrator": calibrator, "families": dict(workspace.families),
                 "activity_types": [activity_slug(t) for t in types], "version": version}
     card_text = json.dumps(model_card, indent=2, ensure_ascii=False, sort_keys=False)

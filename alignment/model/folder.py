@@ -18,6 +18,7 @@ import pandas as pd
 
 from alignment import csvsafe
 from alignment.config import Config, parse_config
+from alignment.engine import ActivityTable
 from alignment.exceptions import ModelError
 from alignment.features import activity_feature_name, build_features
 from alignment.files import writable_folder
@@ -76,7 +77,8 @@ class FittedModel:
         config_file = self.card.get("config_file")
         return parse_config(self.card["config"], Path(config_file) if config_file else None)
 
-    def score(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None) -> pd.DataFrame:
+    def score(self, leads: pd.DataFrame,
+              activities: ActivityTable | pd.DataFrame | None = None) -> pd.DataFrame:
         """Score leads with the fitted scale.
 
         Parameters
@@ -84,9 +86,9 @@ class FittedModel:
         leads : DataFrame
             Leads in the canonical layout (as :func:`alignment.loader.load_workspace` or
             :func:`alignment.loader.conform_leads` return them); ``outcome`` is not needed.
-        activities : DataFrame, optional
+        activities : ActivityTable or DataFrame, optional
             Their activities (``lead_id, occurred_at, activity_type``); required when the
-            scale uses activity features. Only events up to each lead's scoring moment count.
+            scale uses activity features. Only events before each lead's scoring moment count.
 
         Returns
         -------
