@@ -74,10 +74,9 @@ def activity_features(
             *[(raw, 1.0 / float(half_life_days[slug])) for raw, slug in slug_of.items()])
     else:  # no events at all: every lead gets the "no events" values
         code, inverse_half_life = ibis.null("int64"), ibis.null("float64")
-    scored_seconds = counted.scored_at.epoch_seconds()
-    occurred_seconds = counted.occurred_at.epoch_seconds()
+    scored_seconds, occurred_seconds = _whole_seconds(counted.scored_at), _whole_seconds(counted.occurred_at)
     day = (occurred_seconds / SECONDS_PER_DAY).floor()
-    rows = counted.mutate(code=code, age_days=(scored_seconds - occurred_seconds) / float(SECONDS_PER_DAY),
+    rows = counted.mutate(code=code, age_days=(scored_seconds - occurred_seconds).cast("float64") / SECONDS_PER_DAY,
                           day=day, days_back=(scored_seconds / SECONDS_PER_DAY).floor() - day)
     rows = rows.mutate(weight=ibis.literal(0.5) ** (rows.age_days * inverse_half_life))
     names = feature_names(slugs, window_days)
@@ -93,6 +92,12 @@ def activity_features(
     filled[names[-1]] = every_lead[names[-1]].cast("float64").fill_null(0.0)
     filled["n_counted"] = every_lead["n_counted"].cast("int64").fill_null(0)
     return every_lead.select(every_lead[key], **filled)
+
+
+def _whole_seconds(timestamp: Any) -> Any:
+    """Seconds since the epoch, rounded down: DuckDB's epoch keeps the fraction, Spark's drops it."""
+    # Spark divides by a decimal literal in decimals, rounding: the seconds are doubles before any division.
+    return timestamp.epoch_seconds().floor().cast("float64")
 
 
 def events_after_the_moment(activities: Any, leads: Any) -> Any:
