@@ -116,6 +116,23 @@ def score(model_dir: Path, input_path: Path, out_path: Path, config_path: Path |
     model.run_score(model_dir=model_dir, input_path=input_path, out_path=out_path, config_path=config_path)
 
 
+@cli.command()
+@click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dialect", required=True, type=click.Choice(["duckdb", "spark", "postgres", "snowflake",
+                                                              "bigquery"]))
+@click.option("--as-of", "as_of", default=None,
+              help="score at this moment (UTC); default: when the query runs")
+@click.option("--leads-table", default="leads", show_default=True)
+@click.option("--activities-table", default="activities", show_default=True)
+@user_errors
+def sql(model_dir: Path, dialect: str, as_of: str | None, leads_table: str, activities_table: str) -> None:
+    """Print the scale as one SQL SELECT over canonical leads and activities tables."""
+    from alignment.engine.sql import print_scale_sql
+
+    print_scale_sql(model_dir, dialect, as_of=as_of, leads_table=leads_table,
+                    activities_table=activities_table)
+
+
 # --- the workshop and the agreement (issue: workshop) ----------------------------------------
 
 

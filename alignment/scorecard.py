@@ -47,6 +47,7 @@ How the scale is built (:class:`PointsScorecard`):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,7 +154,38 @@ def _numeric_bands(values: np.ndarray, y: np.ndarray, max_bins: int, min_count: 
                     _merge(edges, n, wins, i)
                     changed = True
                     break
-    return np.asarray(edges, dtype=float)
+    return _edges_between(np.asarray(edges, dtype=float), values)
+
+
+def _edges_between(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each edge that sits on a fractional training value moved just below it, into the gap to the next
+    value down, written with the fewest significant digits that stay in the top tenth of that gap.
+
+    The training leads keep their bands and none sits on such an edge: a feature that differs in its last
+    digit (another engine's ``pow``, another order of summation) cannot move a lead across one, so the scale
+    gives the same points in DuckDB, Spark or the warehouse's SQL. Whole numbers are exact everywhere and
+    keep their edges (``4`` stays ``4``, so "4–6 active days" reads as before)."""
+    distinct = np.unique(values)
+    moved = []
+    for edge in edges:
+        above = int(np.searchsorted(distinct, edge, side="left"))  # the first training value ≥ edge
+        if float(edge).is_integer() or above == 0 or above == len(distinct):
+            moved.append(float(edge))
+            continue
+        moved.append(_short_number_below(float(distinct[above - 1]), float(distinct[above])))
+    return np.asarray(moved, dtype=float)
+
+
+def _short_number_below(low: float, high: float) -> float:
+    """The shortest decimal in the top tenth of the gap (low, high), strictly below ``high``."""
+    floor = high - (high - low) / 10
+    if high != 0:
+        for digits in range(1, 17):
+            step = 10.0 ** (math.floor(math.log10(abs(high))) - digits + 1)
+            candidate = float(f"{(math.ceil(high / step) - 1) * step:.{digits + 1}g}")
+            if floor < candidate < high:
+                return candidate
+    return low + (high - low) / 2
 
 
 def _numeric_labels(edges: np.ndarray, values: np.ndarray) -> tuple[list, list, list]:

@@ -82,7 +82,8 @@ def brute_force(leads: pd.DataFrame, events: pd.DataFrame, slug_of: dict, half_l
         row = {f"{s}_decayed": 0.0 for s in slugs}
         ages, days = [], set()
         for event in events[events["lead_id"] == lead.lead_id].itertuples():
-            if event.activity_type not in slug_of or pd.isna(lead.scored_at) or not event.occurred_at < lead.scored_at:
+            known = event.activity_type in slug_of and not pd.isna(lead.scored_at)
+            if not known or not event.occurred_at < lead.scored_at:
                 continue
             scored_s = math.floor(lead.scored_at.value / 1e9)
             occurred_s = math.floor(event.occurred_at.value / 1e9)
@@ -133,7 +134,8 @@ def test_the_engine_matches_the_brute_force_reference(engine):
 
 def test_a_fitted_type_without_events_is_a_column_of_zeros(engine):
     leads, events = edge_case_history()
-    got = run(engine, leads, events, {"webinar": "webinar"}, {**HALF_LIFE, "form": 10.0}, extra_slugs=["form"])
+    got = run(engine, leads, events, {"webinar": "webinar"}, {**HALF_LIFE, "form": 10.0},
+              extra_slugs=["form"])
     assert (got["form_decayed"] == 0.0).all()
     assert got.loc["b", "webinar_decayed"] > 0
 
@@ -144,7 +146,8 @@ def test_a_spark_engine_and_duckdb_give_the_same_features_on_a_random_history():
     n_leads, n_events = 300, 6_000
     start = T("2024-01-01").value
     leads = pd.DataFrame({"lead_id": [f"L{i}" for i in range(n_leads)],
-                          "scored_at": pd.to_datetime(start + rng.integers(30, 200, n_leads) * 86_400 * 10**9)})
+                          "scored_at": pd.to_datetime(start + rng.integers(30, 200, n_leads) * 86_400
+                                                      * 10**9)})
     events = pd.DataFrame({
         "lead_id": rng.choice(leads["lead_id"], n_events),
         "occurred_at": pd.to_datetime(start + rng.integers(0, 220 * 86_400, n_events) * 10**9),
@@ -198,8 +201,8 @@ def test_an_engine_table_that_does_not_exist_names_it_and_the_tables_there(tmp_p
     database = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(database)) as con:
         con.execute("CREATE SCHEMA crm")
-        con.execute("CREATE TABLE crm.events AS SELECT '1' AS lead_id, TIMESTAMP '2024-01-02' AS occurred_at, "
-                    "'webinar' AS activity_type")
+        con.execute("CREATE TABLE crm.events AS SELECT '1' AS lead_id, "
+                    "TIMESTAMP '2024-01-02' AS occurred_at, 'webinar' AS activity_type")
     (tmp_path / "leads.csv").write_text("lead_id,outcome,created_at\n1,won,2024-01-01\n2,lost,2024-01-01\n",
                                             encoding="utf-8")
     text = (f'[source]\nleads = "leads.csv"\n[engine]\nurl = "duckdb://{database}"\n'

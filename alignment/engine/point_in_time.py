@@ -31,7 +31,7 @@ def feature_names(slugs: Sequence[str], window_days: int = ACTIVE_DAYS_WINDOW) -
 def activity_features(
     activities: Any,
     leads: Any,
-    slug_of: Mapping[str, str],
+    slug_of: Mapping[str, str] | None,
     half_life_days: Mapping[str, float],
     *,
     key: str = "lead_id",
@@ -46,9 +46,10 @@ def activity_features(
         ``lead_id`` (string), ``occurred_at`` (timestamp, UTC), ``activity_type`` (string).
     leads : ibis.Table
         ``lead_id``, ``scored_at`` (timestamp, UTC; NULL = no moment: no event counts) and ``key``.
-    slug_of : mapping
+    slug_of : mapping or None
         Each raw ``activity_type`` value to its feature slug (spelling variants share a slug); types not
-        in it are not counted.
+        in it are not counted. None: the engine derives the slug (:func:`slug_expression`) and counts the
+        ``extra_slugs``.
     half_life_days : mapping
         Slug → decay half-life in days (> 0), for every slug of ``slug_of``.
     key : str, default "lead_id"
@@ -65,19 +66,15 @@ def activity_features(
     """
     import ibis
 
-    slugs = sorted(set(slug_of.values()) | set(extra_slugs))
+    slugs = sorted(set(slug_of.values() if slug_of is not None else ()) | set(extra_slugs))
     _check(slugs, half_life_days, window_days)
-    counted = _counted_events(activities, leads, slug_of, key)
-    if slug_of:
-        code = counted.activity_type.cases(*[(raw, slugs.index(slug)) for raw, slug in slug_of.items()])
-        inverse_half_life = counted.activity_type.cases(
-            *[(raw, 1.0 / float(half_life_days[slug])) for raw, slug in slug_of.items()])
-    else:  # no events at all: every lead gets the "no events" values
-        code, inverse_half_life = ibis.null("int64"), ibis.null("float64")
+    counted = _counted_events(activities, leads, slug_of, slugs, key)
+    code, inverse_half_life = _type_code(counted, slug_of, slugs, half_life_days)
     scored_seconds, occurred_seconds = _whole_seconds(counted.scored_at), _whole_seconds(counted.occurred_at)
     day = (occurred_seconds / SECONDS_PER_DAY).floor()
-    rows = counted.mutate(code=code, age_days=(scored_seconds - occurred_seconds).cast("float64") / SECONDS_PER_DAY,
-                          day=day, days_back=(scored_seconds / SECONDS_PER_DAY).floor() - day)
+    age_days = (scored_seconds - occurred_seconds).cast("float64") / SECONDS_PER_DAY
+    rows = counted.mutate(code=code, age_days=age_days, day=day,
+                          days_back=(scored_seconds / SECONDS_PER_DAY).floor() - day)
     rows = rows.mutate(weight=ibis.literal(0.5) ** (rows.age_days * inverse_half_life))
     names = feature_names(slugs, window_days)
     aggregates = {name: rows.weight.sum(where=rows.code == position)
@@ -106,13 +103,40 @@ def events_after_the_moment(activities: Any, leads: Any) -> Any:
     return joined.filter(joined.occurred_at >= joined.scored_at).count()
 
 
-def _counted_events(activities: Any, leads: Any, slug_of: Mapping[str, str], key: str) -> Any:
+def slug_expression(activity_type: Any) -> Any:
+    """:func:`alignment.features.activity_slug` as an engine expression (for SQL, where the raw types
+    are not known in advance): trimmed, lower case, runs of other characters as one ``_``."""
+    return activity_type.strip().lower().re_replace("[^0-9a-z]+", "_").re_replace("^_+|_+$", "")
+
+
+def _counted_events(activities: Any, leads: Any, slug_of: Mapping[str, str] | None, slugs: Sequence[str],
+                    key: str) -> Any:
     """The events that count: of a known type, joined to their lead, strictly before its moment."""
     events = activities.select("lead_id", "occurred_at", "activity_type")
-    events = events.filter(events.activity_type.isin(list(slug_of)) & events.occurred_at.notnull())
+    if slug_of is None:
+        events = events.mutate(activity_type=slug_expression(events.activity_type))
+        known_type = events.activity_type.isin(list(slugs))
+    else:
+        known_type = events.activity_type.isin(list(slug_of))
+    events = events.filter(known_type & events.occurred_at.notnull())
     joined = events.join(leads.select("lead_id", "scored_at", *([key] if key != "lead_id" else [])),
                          "lead_id")
     return joined.filter(joined.occurred_at < joined.scored_at)
+
+
+def _type_code(counted: Any, slug_of: Mapping[str, str] | None, slugs: Sequence[str],
+               half_life_days: Mapping[str, float]) -> tuple[Any, Any]:
+    """Each event's type as the position of its slug, and the inverse of its half-life."""
+    import ibis
+
+    slug_of = slug_of if slug_of is not None else {slug: slug for slug in slugs}
+    if not slug_of:  # no events at all: every lead gets the "no events" values
+        return ibis.null("int64"), ibis.null("float64")
+    code = counted.activity_type.cases(*[(raw, slugs.index(slug)) for raw, slug in slug_of.items()])
+    inverse_half_life = counted.activity_type.cases(
+        *[(raw, ibis.literal(repr(1.0 / float(half_life_days[slug]))).cast("float64"))
+          for raw, slug in slug_of.items()])
+    return code, inverse_half_life
 
 
 def _check(slugs: Sequence[str], half_life_days: Mapping[str, float], window_days: int) -> None:
