@@ -50,7 +50,7 @@ test: $(STAMP)
 
 # The unit lane: no notebook execution, no browser, no database server (what CI runs is `make test`).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not browser and not postgres"
+	$(BIN)/python -m pytest -m "not slow and not browser and not postgres and not spark"
 
 lint: $(STAMP)
 	$(BIN)/ruff check alignment tests benchmarks

@@ -140,6 +140,7 @@ def test_a_fitted_type_without_events_is_a_column_of_zeros(engine):
     assert got.loc["b", "webinar_decayed"] > 0
 
 
+@pytest.mark.spark
 def test_a_spark_engine_and_duckdb_give_the_same_features_on_a_random_history():
     """Many leads and events at random times: the two engines agree to 1e-9 (counts exactly)."""
     rng = np.random.default_rng(3)
@@ -215,3 +216,24 @@ def test_an_engine_table_that_does_not_exist_names_it_and_the_tables_there(tmp_p
     (tmp_path / "alignment.toml").write_text(text.replace("crm.event\"", "crm.events\""), encoding="utf-8")
     workspace = load_workspace(load_config(tmp_path / "alignment.toml"))
     assert workspace.activities.activity_types == ["webinar"] and len(workspace.activities) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_the_fitted_scale_is_the_same_on_duckdb_and_on_spark(tmp_path):
+    """A 20,000-lead demo fitted twice, the aggregation in DuckDB then in Spark local[2]: the same points.csv
+    byte for byte, and the same model version (the engine is not part of what a score depends on)."""
+    from alignment.demo import write_demo
+    from alignment.model import fit_model
+
+    spark_engine()
+    history = write_demo(tmp_path / "history", n_leads=20_000, months=24, seed=11)
+    config = history / "alignment.toml"
+    spark_config = history / "spark.toml"
+    spark_config.write_text(config.read_text(encoding="utf-8") + '\n[engine]\nbackend = "spark"\n',
+                            encoding="utf-8")
+    on_duckdb = fit_model(config, out=tmp_path / "duckdb", progress=False)
+    on_spark = fit_model(spark_config, out=tmp_path / "spark", progress=False)
+    assert (tmp_path / "duckdb" / "points.csv").read_bytes() == (tmp_path / "spark" / "points.csv").read_bytes()
+    assert on_duckdb.version == on_spark.version
+    assert on_spark.card["config"]["engine"]["backend"] == "spark"

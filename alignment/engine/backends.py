@@ -16,6 +16,9 @@ SPARK_SETTINGS = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.shuffle.partitions": "8",
+    # pandas writes Parquet times in nanoseconds, which Spark refuses to read as timestamps: read the
+    # number, and the engine turns it into a timestamp (alignment.engine.activities).
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
 
 
@@ -111,5 +114,6 @@ def _spark(ibis: Any, master: str) -> Any:
         raise ConfigError(f"cannot start spark at {master} ({reason})",
                           hint="spark needs a Java runtime (apt-get install openjdk-17-jre-headless) and a "
                                "reachable [engine] master") from None
-    session.sparkContext.setLogLevel("ERROR")
+    # A failed query is the one line the product prints, not a Java stack trace on the terminal.
+    session.sparkContext.setLogLevel("OFF")
     return ibis.pyspark.connect(session)

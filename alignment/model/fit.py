@@ -87,9 +87,10 @@ LOCATION_KEYS = ("leads", "activities", "truth", "leads_table", "leads_query", "
 
 
 def _decisive_config(config_json: dict) -> dict:
-    """The config without paths and source locations: moving a folder or renaming a file changes no score,
-    so it must not change the model version an agreement was signed on."""
-    decisive = {key: value for key, value in config_json.items() if key != "paths"}
+    """The config without paths, source locations and the engine: moving a folder, renaming a file or running
+    the aggregation elsewhere changes no score, so it must not change the model version an agreement was
+    signed on."""
+    decisive = {key: value for key, value in config_json.items() if key not in ("paths", "engine")}
     source = dict(decisive.get("source") or {})
     for key in LOCATION_KEYS:
         source.pop(key, None)
@@ -101,6 +102,9 @@ def _decisive_config(config_json: dict) -> dict:
 
 def _data_digest(X: pd.DataFrame, label: pd.Series, scored_at: pd.Series) -> str:
     digest = hashlib.sha256()
+    # Fractional features to 9 decimals: engines sum in their own order, and a last digit that differs
+    # changes no band (the edges keep off training values) so it must not change the version either.
+    X = X.apply(lambda column: column.round(9) if column.dtype.kind == "f" else column)
     digest.update(pd.util.hash_pandas_object(X, index=True).to_numpy().tobytes())
     digest.update(pd.util.hash_pandas_object(label, index=False).to_numpy().tobytes())
     digest.update(pd.util.hash_pandas_object(scored_at, index=False).to_numpy().tobytes())
