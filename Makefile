@@ -8,7 +8,7 @@ DEMO_CONFIG := $(DEMO)/alignment.toml
 # The demo history ends on 2026-10-31: three calm months, then the three with the planted change.
 DEMO_REVIEW_MONTHS := 2026-05 2026-06 2026-07 2026-08 2026-09 2026-10
 
-.PHONY: demo test test-fast install kernel bench bench-quick lint clean-demo
+.PHONY: demo test test-fast install kernel bench bench-quick bench-scale lint clean-demo
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
@@ -60,6 +60,10 @@ bench-quick: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# 10M leads + ~200M events on DuckDB, and the 1M history on Spark local[2] (not in CI: ~30 min, ~15 GB disk).
+bench-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_scale
 
 clean-demo:
 	rm -rf $(DEMO)

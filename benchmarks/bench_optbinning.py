@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from benchmarks import require_attribute, require_module
+from benchmarks import require_attribute, require_module, timing
+from benchmarks.timing import REPEATS
 
 
 @dataclass
@@ -125,21 +125,12 @@ def compare_on_split(split: TrainingSplit, *, seed: int = 0,
         return _compare(split, seed=seed, echo=echo)
 
 
-REPEATS = 3
-"""Timings per side, interleaved (ours, ours without intervals, optbinning; then again...): one timing per
-side, one after the other, swung the ratio from 1.7x to 5x between runs on a shared machine."""
-
-
-def _timed(fit: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fit()
-    return time.perf_counter() - start
+# One timing per side, one after the other, swung the ratio from 1.7x to 5x between runs on a shared machine:
+# benchmarks.timing times them interleaved, REPEATS rounds.
 
 
 def _compare(split: TrainingSplit, *, seed: int, echo: Callable[[str], None],
              repeats: int = REPEATS) -> dict[str, Any]:
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
     X_train, X_holdout = _for_optbinning(split.X_train), _for_optbinning(split.X_holdout)
     has_boot = "n_boot" in split.scorecard.get_params()
     fitted: dict[str, Any] = {}
@@ -157,13 +148,9 @@ def _compare(split: TrainingSplit, *, seed: int, echo: Callable[[str], None],
             fitted["theirs"] = optbinning_scorecard(X_train, seed=seed).fit(X_train, split.y_train)
 
     sides = {"ours": fit_ours, "theirs": fit_theirs, **({"bare": fit_bare} if has_boot else {})}
-    seconds: dict[str, list[float]] = {name: [] for name in sides}
-    for repeat in range(repeats):
-        order = list(sides) if repeat % 2 == 0 else list(reversed(sides))  # neither side always goes first
-        for name in order:
-            seconds[name].append(_timed(sides[name]))
-    median = {name: float(np.median(times)) for name, times in seconds.items()}
-    spread = {name: float(np.max(times) - np.min(times)) for name, times in seconds.items()}
+    seconds = timing.interleaved(sides, repeats)
+    median = {name: timing.median(times) for name, times in seconds.items()}
+    spread = {name: timing.spread(times) for name, times in seconds.items()}
     ours_auc = roc_auc_score(split.y_holdout, fitted["ours"].decision_function(split.X_holdout))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -174,7 +161,7 @@ def _compare(split: TrainingSplit, *, seed: int, echo: Callable[[str], None],
          f"(spread {spread['ours']:.2f} s), without intervals {bare_median:.2f} s, optbinning "
          f"{median['theirs']:.2f} s (spread {spread['theirs']:.2f} s); hold-out AUC {ours_auc:.4f} against "
          f"{theirs_auc:.4f}")
-    ratios = [t / o for t, o in zip(seconds["theirs"], seconds["ours"], strict=True)]
+    lowest, highest = timing.ratio_range(seconds["theirs"], seconds["ours"])
     return {
         "scorecard_fit_seconds": round(median["ours"], 3),
         "scorecard_fit_spread_seconds": round(spread["ours"], 3),
@@ -184,8 +171,8 @@ def _compare(split: TrainingSplit, *, seed: int, echo: Callable[[str], None],
         "optbinning_auc": round(float(theirs_auc), 5),
         "scorecard_fit_noboot_seconds": round(bare_median, 3),
         "fit_vs_optbinning_ratio": round(median["theirs"] / median["ours"], 2),
-        "fit_vs_optbinning_ratio_min": round(min(ratios), 2),
-        "fit_vs_optbinning_ratio_max": round(max(ratios), 2),
+        "fit_vs_optbinning_ratio_min": round(lowest, 2),
+        "fit_vs_optbinning_ratio_max": round(highest, 2),
         "fit_vs_optbinning_ratio_noboot": round(median["theirs"] / bare_median, 2),
         "auc_minus_optbinning_auc": round(float(ours_auc - theirs_auc), 5),
         "timing_repeats": repeats,

@@ -491,10 +491,13 @@ def card_metrics(card_path: Path) -> dict[str, float]:
 
 
 def section_features(ctx: BenchContext) -> dict[str, Any]:
-    """Point-in-time features (the activity aggregation) alone, on the benchmark's history.
+    """Point-in-time features on the benchmark's history, and the activity aggregation on the engine against
+    the pandas baseline it replaced (``benchmarks.baseline_activities``), timed interleaved.
 
     The workspace is read by the real loader first (timed on its own); ``build_features`` is then measured
-    with the features engineer's ``benchmarks.bench_features.measure`` (wall, CPU and extra peak memory).
+    with ``benchmarks.bench_features.measure`` (wall, CPU and extra peak memory). The aggregation alone is
+    timed :data:`benchmarks.timing.REPEATS` times per side, interleaved, on the same leads and moments; the
+    ratio is of the medians (> 1: the engine is faster).
     """
     config_path = ctx.require_config()
     features = require_module("alignment.features")
@@ -506,17 +509,64 @@ def section_features(ctx: BenchContext) -> dict[str, Any]:
     workspace = loader.load_workspace(config)
     load_seconds = time.perf_counter() - start
     results = {f"load_workspace_{ctx.label}_seconds": round(load_seconds, 2)}
-    if importlib.util.find_spec("benchmarks.bench_features") is not None:
-        measure = importlib.import_module("benchmarks.bench_features").measure
-        _, cost = measure(lambda: features.build_features(workspace, config))
-        results.update({f"features_{ctx.label}_seconds": float(cost["seconds"]),
-                        f"features_{ctx.label}_cpu_seconds": float(cost["cpu_seconds"]),
-                        f"features_{ctx.label}_extra_peak_mib": float(cost["extra_peak_mib"])})
-    else:
-        start = time.perf_counter()
-        features.build_features(workspace, config)
-        results[f"features_{ctx.label}_seconds"] = round(time.perf_counter() - start, 2)
+    measure = importlib.import_module("benchmarks.bench_features").measure
+    feature_set, cost = measure(lambda: features.build_features(workspace, config))
+    results.update({f"features_{ctx.label}_seconds": float(cost["seconds"]),
+                    f"features_{ctx.label}_cpu_seconds": float(cost["cpu_seconds"]),
+                    f"features_{ctx.label}_extra_peak_mib": float(cost["extra_peak_mib"])})
+    results.update(_aggregation_against_baseline(ctx, workspace, feature_set, config))
     return results  # the workspace is freed here, before the next section
+
+
+def _aggregation_against_baseline(ctx: BenchContext, workspace: Any, feature_set: Any, config: Any
+                                  ) -> dict[str, Any]:
+    """The engine's activity aggregation and the pandas baseline, interleaved, on the same inputs."""
+    import numpy as np
+    import pandas as pd
+
+    from alignment import features
+    from benchmarks import timing
+    from benchmarks.baseline_activities import pandas_activity_features
+
+    activities = workspace.activities
+    lead_index = feature_set.X.index
+    moments = feature_set.scored_at.to_numpy().astype("datetime64[ns]").view("int64")
+    slug_of = {raw: features.activity_slug(raw) for raw in activities.activity_types}
+    slugs = sorted(set(slug_of.values()))
+    half_life = {slug: features._lookup(config.scoring.half_life_days, slug,
+                                        config.scoring.default_half_life_days) for slug in slugs}
+    # The baseline gets what the old loader handed it: ids as a Categorical over the leads, types categorical.
+    frame = activities.backend.execute(activities.table)
+    frame["lead_id"] = pd.Categorical(frame["lead_id"], categories=lead_index)
+    frame["activity_type"] = frame["activity_type"].astype("category")
+    out: dict[str, Any] = {}
+
+    def engine() -> None:
+        leads = features._leads_table(lead_index, moments)
+        out["engine"] = features._aggregate(activities, leads, len(lead_index), slug_of, slugs, half_life)
+
+    def baseline() -> None:
+        out["pandas"] = pandas_activity_features(frame, lead_index, moments, half_life)
+
+    seconds = timing.interleaved({"engine": engine, "pandas": baseline})
+    decayed = np.column_stack([out["engine"][f"{slug}_decayed"] for slug in slugs])
+    agree = bool(np.allclose(decayed, out["pandas"]["decayed"], rtol=1e-5, atol=1e-6)) and bool(
+        np.array_equal(out["engine"]["active_days_90d"], out["pandas"]["active_days"]))
+    lowest, highest = timing.ratio_range(seconds["pandas"], seconds["engine"])
+    engine_median, pandas_median = timing.median(seconds["engine"]), timing.median(seconds["pandas"])
+    ctx.echo(f"  aggregation, {timing.REPEATS} interleaved runs each: engine median {engine_median:.2f} s, "
+             f"pandas baseline {pandas_median:.2f} s; same answers: {agree}")
+    label = ctx.label
+    return {
+        f"aggregation_engine_{label}_seconds": round(timing.median(seconds["engine"]), 2),
+        f"aggregation_engine_{label}_spread_seconds": round(timing.spread(seconds["engine"]), 2),
+        f"aggregation_pandas_{label}_seconds": round(timing.median(seconds["pandas"]), 2),
+        f"aggregation_pandas_{label}_spread_seconds": round(timing.spread(seconds["pandas"]), 2),
+        "pandas_vs_engine_ratio": round(pandas_median / engine_median, 2),
+        "pandas_vs_engine_ratio_min": round(lowest, 2),
+        "pandas_vs_engine_ratio_max": round(highest, 2),
+        "aggregation_same_answers": agree,
+    }
 
 
 def section_optbinning(ctx: BenchContext) -> dict[str, Any]:
