@@ -102,10 +102,13 @@ def _decisive_config(config_json: dict) -> dict:
 
 def _data_digest(X: pd.DataFrame, label: pd.Series, scored_at: pd.Series) -> str:
     digest = hashlib.sha256()
-    # Fractional features to 9 decimals: engines sum in their own order, and a last digit that differs
-    # changes no band (the edges keep off training values) so it must not change the version either.
-    X = X.apply(lambda column: column.round(9) if column.dtype.kind == "f" else column)
-    digest.update(pd.util.hash_pandas_object(X, index=True).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(X.index, index=False).to_numpy().tobytes())
+    for name in X.columns:  # a column at a time: never a second copy of the whole matrix
+        column = X[name]
+        # Fractional features to 9 decimals: engines sum in their own order, and a last digit that differs
+        # changes no band (the edges keep off training values) so it must not change the version either.
+        column = column.round(9) if column.dtype.kind == "f" else column
+        digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
     digest.update(pd.util.hash_pandas_object(label, index=False).to_numpy().tobytes())
     digest.update(pd.util.hash_pandas_object(scored_at, index=False).to_numpy().tobytes())
     digest.update(json.dumps(list(map(str, X.columns))).encode())
