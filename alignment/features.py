@@ -390,7 +390,7 @@ def _lead_index(leads: pd.DataFrame) -> pd.Index:
     """The leads' ids as the features' index (row numbers when the export has none); unique."""
     lead_ids = (leads["lead_id"].astype(str) if "lead_id" in leads
                 else pd.Series(np.arange(len(leads)).astype(str), index=leads.index))
-    lead_index = pd.Index(lead_ids.to_numpy(), name="lead_id")
+    lead_index = pd.Index(lead_ids.array, name="lead_id")  # Arrow strings: no Python object per lead
     if not lead_index.is_unique:
         first = lead_index[lead_index.duplicated()][0]
         raise DataError(f"lead id '{first}' appears more than once", column="lead_id",
@@ -493,8 +493,8 @@ def _leads_table(lead_index: pd.Index, feature_time: np.ndarray) -> Any:
     import ibis
 
     moments = pd.Series(feature_time.view("datetime64[ns]")).astype("datetime64[us]")
-    return ibis.memtable(pd.DataFrame({"lead_id": lead_index.astype(str).to_numpy(dtype=object),
-                                       "scored_at": moments, "lead_position": np.arange(len(lead_index))}))
+    return ibis.memtable(pd.DataFrame({"lead_id": lead_index.astype("str").array, "scored_at": moments,
+                                       "lead_position": np.arange(len(lead_index))}))
 
 
 def _aggregate(activities: ActivityTable, leads: Any, n_leads: int, slug_of: dict, slugs: list[str],

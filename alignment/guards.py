@@ -364,7 +364,9 @@ def _labelled_sample(label_values: np.ndarray, config: Config) -> np.ndarray:
 
 def _drop_constant_and_duplicates(X: pd.DataFrame, result: GuardResult, skip: set[str]) -> list[str]:
     """Columns left after constant and duplicate ones are dropped (with a note each)."""
-    partitions: dict[int, list[tuple[str, np.ndarray]]] = {}
+    # Columns by the digest of their codes; a match is confirmed by factorizing the other column again
+    # (holding every column's codes took 8 bytes per lead per column: 1 GB at 7M leads).
+    partitions: dict[int, list[str]] = {}
     id_like: dict[int, list[str]] = {}
     left = []
     for column in X.columns:
@@ -384,10 +386,11 @@ def _drop_constant_and_duplicates(X: pd.DataFrame, result: GuardResult, skip: se
             twin = _id_like_twin(X, values, len(uniques), id_like)
         else:
             key = hash(codes.tobytes())
-            twin = next((name for name, other in partitions.get(key, []) if np.array_equal(other, codes)
+            twin = next((name for name in partitions.get(key, [])
+                         if np.array_equal(pd.factorize(X[name], use_na_sentinel=False)[0], codes)
                          and _same_information(X[name], values, len(uniques))), None)
             if twin is None:
-                partitions.setdefault(key, []).append((column, codes))
+                partitions.setdefault(key, []).append(column)
         if twin is not None:
             result.dropped.append({"column": column, "reason": f"duplicate of '{twin}' (same values, or a "
                                                                "one-to-one relabelling of them)"})
@@ -491,8 +494,10 @@ def screen_columns(
     label_values = label.to_numpy(dtype=np.float64)
     open_ = None
     if outcome is not None:
-        state = outcome.astype(object).to_numpy()
-        won, closed, open_ = state == "won", np.isin(state, ["won", "lost"]), state == "open"
+        state = outcome.astype("category")  # a byte per lead, not a Python object
+        won = (state == "won").to_numpy()
+        open_ = (state == "open").to_numpy()
+        closed = state.isin(["won", "lost"]).to_numpy()
         groups = [("won", won, "lost or open", ~won), ("closed", closed, "open", open_)]
     else:
         won = label_values == 1

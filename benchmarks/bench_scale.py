@@ -9,7 +9,7 @@ engine as one hive-partitioned table).
 Measured, each as a whole ``alignment fit`` process (wall time, peak RSS of the process tree):
 
 - ``scale_10m_fit_seconds`` / ``scale_10m_fit_peak_mib``: DuckDB (the default engine) with
-  ``memory_limit = "4GB"`` (it spills beyond that), against the targets ≤ 10 min and ≤ 8 GiB;
+  ``memory_limit = "2GB"`` (it spills beyond that), against the targets ≤ 10 min and ≤ 8 GiB;
 - ``spark_1m_fit_seconds`` / ``spark_1m_fit_peak_mib``: the 1M history of ``make bench`` with
   ``backend = "spark"``, ``local[2]`` (the cost of the cluster path on one machine; the JVM is in the tree).
 
@@ -87,7 +87,7 @@ def build_history(out: Path, chunks: int = CHUNKS, chunk_leads: int = CHUNK_LEAD
     config["source"] = {"leads": "leads.parquet", "activities": "activities"}
     config["sales"]["reps"] = config["sales"]["reps"] * chunks
     config["service_levels"]["mql_per_month"] = config["service_levels"]["mql_per_month"] * chunks
-    config["engine"] = {"memory_limit": "4GB", "threads": 2}
+    config["engine"] = {"memory_limit": "2GB", "threads": 2}
     config["paths"] = {"model": "scale-model", "agreements": "scale-agreements", "reports": "scale-reports"}
     (out / "alignment.toml").write_text(tomli_w.dumps(config))
     meta = {"leads": chunks * chunk_leads, "events": n_events,

@@ -446,7 +446,7 @@ def _prepare(workspace, feature_set, config: Config, seed: int) -> Prepared:
     screened_rows[windows["validation"]] = False
     outcome = None
     if "outcome" in workspace.leads:
-        outcome = pd.Series(workspace.leads["outcome"].astype(object).to_numpy()[screened_rows],
+        outcome = pd.Series(workspace.leads["outcome"].array[screened_rows],
                             index=feature_set.X.index[screened_rows])
     screened = guards.screen_columns(feature_set.X[screened_rows], label.where(usable)[screened_rows],
                                      feature_set.family, config, outcome=outcome)
