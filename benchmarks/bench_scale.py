@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-spark", action="store_true")
     args = parser.parse_args(argv)
     context = BenchContext(n_leads=CHUNK_LEADS, seed=7, cache_dir=CACHE, threshold_updates=0)
-    results: dict[str, Any] = {"machine": section_machine(context)}
+    results: dict[str, Any] = dict(section_machine(context))
     history = build_history(CACHE / "scale-10m")
     results.update(json.loads((history / "meta.json").read_text()))
     print(f"fitting {results['leads']:,} leads + {results['events']:,} events on DuckDB", flush=True)
