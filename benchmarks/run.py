@@ -54,8 +54,8 @@ COMMAND_TIMEOUT = 1200
 SECTIONS = ("machine", "demo_data", "fit", "features", "optbinning", "thresholds", "workshop", "report")
 
 PACKAGES = ("alignment", "pandas", "numpy", "scikit-learn", "scipy", "pyarrow", "pandera", "papermill",
-            "nbconvert", "voila", "ipywidgets", "playwright", "optbinning", "psutil", "duckdb", "ibis-framework",
-            "pyspark")
+            "nbconvert", "voila", "ipywidgets", "playwright", "optbinning", "psutil", "duckdb",
+            "ibis-framework", "pyspark")
 
 
 class DependencyFailed(SectionUnavailable):
