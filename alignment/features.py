@@ -257,7 +257,7 @@ def _text_categories(series: pd.Series) -> pd.Series:
     """Text values as a Categorical whose categories are strings (missing stays missing)."""
     if isinstance(series.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(series.cat.categories):
         return series
-    return series.astype(object).where(series.notna()).astype("str").where(series.notna()).astype("category")
+    return series.astype(object).astype("str").where(series.notna()).astype("category")
 
 
 def build_features(
@@ -474,7 +474,7 @@ def _activity_features(activities: ActivityTable, activity_types: Sequence[str] 
             notes.append(f"{unknown} activities belong to no known lead and were ignored")
         if after:
             notes.append(f"{after} activities at or after their lead's scoring moment were not counted")
-    for slug, feature in zip(slugs, names, strict=False):
+    for slug, feature in zip(slugs, names[:len(slugs)], strict=True):
         if feature in found.columns:
             raise DataError(f"the activity feature '{feature}' clashes with a leads column", column=feature,
                             hint="rename the column, or list it under families.ignore")

@@ -158,9 +158,8 @@ def test_a_spark_engine_and_duckdb_give_the_same_features_on_a_random_history():
     duck = run(connect(EngineConfig()), leads, events, slug_of)
     expected = brute_force(leads, events, slug_of, HALF_LIFE)
     np.testing.assert_allclose(duck.to_numpy(dtype=float), expected.to_numpy(dtype=float), rtol=1e-9)
-    if os.environ.get("ALIGNMENT_REQUIRE_SPARK") == "1" or shutil.which("java"):
-        spark = run(spark_engine(), leads, events, slug_of)
-        np.testing.assert_allclose(spark.to_numpy(dtype=float), duck.to_numpy(dtype=float), rtol=1e-9)
+    spark = run(spark_engine(), leads, events, slug_of)
+    np.testing.assert_allclose(spark.to_numpy(dtype=float), duck.to_numpy(dtype=float), rtol=1e-9)
 
 
 def test_bad_parameters():

@@ -158,13 +158,14 @@ def _parquet(backend: Any, location: str, label: str) -> Any:
     from pathlib import Path
 
     path = Path(location)
-    source = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
-    # DuckDB can say which file and row a bad value sits in; Spark cannot (its errors name no row).
-    options = {"file_row_number": True, "filename": True} if backend.name == "duckdb" else {}
-    if path.is_dir() and backend.name == "duckdb":
-        options["hive_partitioning"] = True
+    source, options = str(path), {}
+    if backend.name == "duckdb":
+        # DuckDB can say which file and row a bad value sits in; Spark cannot (its errors name no row).
+        options = {"file_row_number": True, "filename": True}
+        if path.is_dir():  # Spark reads a folder as one table by itself; DuckDB is given the glob
+            source, options["hive_partitioning"] = str(path / "**" / "*.parquet"), True
     try:
-        return backend.read_parquet(str(path) if backend.name != "duckdb" else source, **options)
+        return backend.read_parquet(source, **options)
     except Exception as exc:  # noqa: BLE001 - each engine raises its own error for an unreadable file
         raise DataError(f"not a readable Parquet file or folder ({str(exc).splitlines()[0]})",
                         file=label) from None

@@ -85,7 +85,7 @@ def scale_expression(model: Any, *, as_of: str | pd.Timestamp | None = None, lea
 
     card, config = model.scorecard, model.config
     attributes = list(card.attributes_)
-    leads = _table(_leads_schema(card, config), leads_table)
+    leads = _table(_leads_schema(card, _activity_columns(model)), leads_table)
     moment = _moment(leads, config)
     now = ibis.now() if as_of is None else ibis.literal(_utc(as_of)).cast("timestamp")
     scored_at = ibis.cases((moment.isnull() | (moment > now), now), else_=moment)
@@ -134,16 +134,15 @@ def _activity_columns(model: Any) -> set[str]:
     return set(feature_names(slugs, ACTIVE_DAYS_WINDOW))
 
 
-def _leads_schema(card: Any, config: Any) -> dict[str, str]:
-    """The leads columns the scale reads, with the types the loader gives them."""
+def _leads_schema(card: Any, activity_columns: set[str]) -> dict[str, str]:
+    """The leads columns the scale reads, with the types the loader gives them (derived and activity
+    features are computed, not read)."""
     schema = {"lead_id": "string", "created_at": "timestamp", "mql_at": "timestamp"}
     schema.update({stage: "timestamp" for stage in STAGE_COLUMNS})
-    derived = {f"reached_{s.removesuffix('_at')}" for s in STAGE_COLUMNS} | {"days_to_mql"}
+    derived = {f"reached_{s.removesuffix('_at')}" for s in STAGE_COLUMNS} | {"days_to_mql"} | activity_columns
     for name in card.attributes_:
-        band = card._bands[name]
-        if name not in derived and not name.endswith("_decayed") and name not in (
-                "days_since_last_activity", f"active_days_{ACTIVE_DAYS_WINDOW}d"):
-            schema[name] = "float64" if band.kind == "numeric" else "string"
+        if name not in derived:
+            schema[name] = "float64" if card._bands[name].kind == "numeric" else "string"
     return schema
 
 

@@ -369,27 +369,22 @@ def _to_timestamps(raw: pd.Series, column: str, label: str, offset: int) -> pd.S
                     parsed = parsed.mask(parsed.index.isin(rows), again)
         bad = text.notna() & parsed.isna()
         if bad.any():
-            first = raw.index[bad][0]
-            raise DataError(
-                f"'{raw[first]}' is not a date ({int(bad.sum())} such rows)",
-                file=label,
-                column=column,
-                row=int(first) + offset,
-                hint="use YYYY-MM-DD (or YYYY-MM-DD HH:MM), or leave it empty",
-            )
+            raise _first_bad(raw, bad, f"is not a date ({int(bad.sum())} such rows)", label, column, offset,
+                             hint="use YYYY-MM-DD (or YYYY-MM-DD HH:MM), or leave it empty")
         parsed = parsed.dt.tz_localize(None)
     # A typed year ("3024-01-01") parses at a coarser unit but overflows the contract's nanoseconds.
     beyond = parsed.notna() & ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max))
     if beyond.any():
-        first = raw.index[beyond.to_numpy()][0]
-        raise DataError(
-            f"'{raw[first]}' is outside the dates a CRM can hold ({int(beyond.sum())} such rows)",
-            file=label,
-            column=column,
-            row=int(first) + offset,
-            hint="correct the year, or leave it empty",
-        )
+        raise _first_bad(raw, beyond, f"is outside the dates a CRM can hold ({int(beyond.sum())} such rows)",
+                         label, column, offset, hint="correct the year, or leave it empty")
     return parsed.astype("datetime64[ns]")
+
+
+def _first_bad(raw: pd.Series, bad: pd.Series, what: str, label: str, column: str, offset: int, *,
+               hint: str) -> DataError:
+    """The one-line error naming the first row where ``bad`` holds and its value: ``'<value>' <what>``."""
+    first = raw.index[bad.to_numpy(dtype=bool)][0]
+    return DataError(f"'{raw[first]}' {what}", file=label, column=column, row=int(first) + offset, hint=hint)
 
 
 def _to_float(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series:
@@ -414,14 +409,8 @@ def _to_float(raw: pd.Series, column: str, label: str, offset: int) -> pd.Series
     numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
     bad = raw.notna() & numbers.isna()
     if bad.any():
-        first = raw.index[bad][0]
-        raise DataError(
-            f"'{raw[first]}' is not a number",
-            file=label,
-            column=column,
-            row=int(first) + offset,
-            hint="export plain numbers (no units), or leave it empty",
-        )
+        raise _first_bad(raw, bad, "is not a number", label, column, offset,
+                         hint="export plain numbers (no units), or leave it empty")
     return numbers.astype(float)
 
 
