@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -322,12 +323,21 @@ def build_features(
     found = _Columns()
     ignored = set(config.families.ignore) | set(getattr(workspace, "ignored", None) or ())
     config_family = config.families.family_of()
-    _lead_attributes(workspace, leads, ignored, found, notes)
-    _funnel_features(leads, kind, moments, feature_time, found)
-    steps.update()
-    if activities is not None and (len(activities) or activity_types):
-        _activity_features(activities, activity_types, lead_index, feature_time, config, config_family,
-                           for_fitting, has_dates, found, notes)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        aggregation = None
+        wanted = activities is not None and (len(activities) or activity_types)
+        if wanted and (has_dates or not for_fitting):
+            # The engine aggregates the events on its own threads while pandas builds the leads' columns.
+            aggregation = pool.submit(_aggregate_activities, activities, activity_types, lead_index,
+                                      feature_time, config, for_fitting)
+        _lead_attributes(workspace, leads, ignored, found, notes)
+        _funnel_features(leads, kind, moments, feature_time, found)
+        steps.update()
+        if wanted and aggregation is None:
+            notes.append("activity features left out: without a scoring moment they cannot be computed "
+                         "point in time")
+        if aggregation is not None:
+            _activity_features(activities, *aggregation.result(), config_family, for_fitting, found, notes)
     steps.update()
     steps.close()
     for name in found.derived:
@@ -451,24 +461,46 @@ def _funnel_features(leads: pd.DataFrame, kind: str | None, moments: np.ndarray,
         found.derived.append("days_to_mql")
 
 
-def _activity_features(activities: ActivityTable, activity_types: Sequence[str] | None, lead_index: pd.Index,
-                       feature_time: np.ndarray, config: Config, config_family: dict, for_fitting: bool,
-                       has_dates: bool, found: _Columns, notes: list[str]) -> None:
-    """Point-in-time activity features, aggregated by the engine: a decayed count per type, days since the
-    last event, active days; when fitting, how many events were not counted (for the model card)."""
-    if for_fitting and not has_dates:
-        notes.append("activity features left out: without a scoring moment they cannot be computed "
-                     "point in time")
-        return
+def _aggregate_activities(activities: ActivityTable, activity_types: Sequence[str] | None,
+                          lead_index: pd.Index, feature_time: np.ndarray, config: Config,
+                          for_fitting: bool) -> tuple[list, dict]:
+    """The engine's point-in-time aggregation for these leads: the slugs and one array per column."""
     slug_of = {raw: activity_slug(raw) for raw in activities.activity_types}
     slugs = sorted(set(slug_of.values()) | {activity_slug(name) for name in activity_types or ()})
     half_life = {slug: _lookup(config.scoring.half_life_days, slug, config.scoring.default_half_life_days)
                  for slug in slugs}
     leads = _leads_table(lead_index, feature_time)
-    aggregated = _aggregate(activities, leads, len(lead_index), slug_of, slugs, half_life)
+    expression = engine_activity_features(activities.table, leads, slug_of, half_life, key="lead_position",
+                                          extra_slugs=slugs)
+    result = activities.backend.to_pyarrow(expression)  # Arrow straight to numpy: no pandas frame between
+    position = result["lead_position"].to_numpy()
+    aggregated = {}
+    for name in result.column_names[1:]:
+        column = np.empty(len(lead_index), dtype=np.float64 if not name.startswith("n_") else np.int64)
+        column[position] = result[name].to_numpy()
+        aggregated[name] = column
+    if for_fitting:
+        aggregated["n_after"] = _events_after(activities, leads, int(aggregated["n_counted"].sum()),
+                                              bool((feature_time == _NAT).any()))
+    return slugs, aggregated
+
+
+def _events_after(activities: ActivityTable, leads: Any, counted: int, some_without_moment: bool) -> int:
+    """The known leads' events at or after their moment (not counted)."""
+    if activities.known_leads_only and not some_without_moment:
+        # Every event counted in len() is its known lead's, and every lead has a moment: what was not
+        # counted is after it. A second scan of the events would only confirm it (a second a million leads).
+        return len(activities) - counted
+    return int(activities.backend.execute(events_after_the_moment(activities.table, leads)))
+
+
+def _activity_features(activities: ActivityTable, slugs: list[str], aggregated: dict[str, np.ndarray],
+                       config_family: dict, for_fitting: bool, found: _Columns, notes: list[str]) -> None:
+    """The aggregated activity features as columns: a decayed count per type, days since the last event,
+    active days; when fitting, how many events were not counted (for the model card)."""
     names = feature_names(slugs)
     if for_fitting:
-        after = int(activities.backend.execute(events_after_the_moment(activities.table, leads)))
+        after = aggregated["n_after"]
         unknown = len(activities) - int(aggregated["n_counted"].sum()) - after
         if unknown:
             notes.append(f"{unknown} activities belong to no known lead and were ignored")
@@ -495,21 +527,6 @@ def _leads_table(lead_index: pd.Index, feature_time: np.ndarray) -> Any:
     moments = pd.Series(feature_time.view("datetime64[ns]")).astype("datetime64[us]")
     return ibis.memtable(pd.DataFrame({"lead_id": lead_index.astype("str").array, "scored_at": moments,
                                        "lead_position": np.arange(len(lead_index))}))
-
-
-def _aggregate(activities: ActivityTable, leads: Any, n_leads: int, slug_of: dict, slugs: list[str],
-               half_life: dict) -> dict[str, np.ndarray]:
-    """Run :func:`alignment.engine.activity_features` for these leads; one array per column, in lead order."""
-    expression = engine_activity_features(activities.table, leads, slug_of, half_life, key="lead_position",
-                                          extra_slugs=slugs)
-    result = activities.backend.to_pyarrow(expression)  # Arrow straight to numpy: no pandas frame between
-    position = result["lead_position"].to_numpy()
-    out = {}
-    for name in result.column_names[1:]:
-        column = np.empty(n_leads, dtype=np.float64 if not name.startswith("n_") else np.int64)
-        column[position] = result[name].to_numpy()
-        out[name] = column
-    return out
 
 
 def _lookup(table: dict[str, Any], slug: str, default: Any) -> Any:

@@ -112,6 +112,21 @@ def test_refit_is_identical_and_moves_the_old_model_aside(fitted_model_dir: Path
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
 
 
+def test_the_challenger_in_its_worker_process_gives_the_same_card(fitted_model_dir: Path, demo_config: Path,
+                                                                  tmp_path: Path, monkeypatch):
+    # A large history trains the challenger in a worker process beside the scale; the demo's is small
+    # enough to train it in process. Both must write the same card, byte for byte.
+    from alignment.model import fit as fit_run
+
+    monkeypatch.setattr(fit_run, "CHALLENGER_PROCESS_MIN_ROWS", 1)
+    started, worker = [], fit_run._challenger_worker
+    monkeypatch.setattr(fit_run, "_challenger_worker", lambda: started.append(True) or worker())
+    fitted = model.fit_model(demo_config, out=tmp_path / "model", progress=False)
+    assert started  # it did train in the worker
+    assert (tmp_path / "model" / model.CARD).read_bytes() == (fitted_model_dir / model.CARD).read_bytes()
+    assert fitted.card["metrics"]["challenger"]["auc"] > 0.6
+
+
 def test_the_hold_out_outcomes_do_not_shape_the_scale(demo_dir: Path, fitted_model_dir: Path, card: dict,
                                                       tmp_path: Path):
     """Won and lost swapped among the hold-out leads: the hold-out figures move, the scale must not."""

@@ -34,11 +34,15 @@ class ActivityTable:
         The engine that runs it.
     source : str
         Where the events came from, for messages.
+    known_leads_only : bool
+        Whether the counts (``len``, the summary) are of the known leads' events only, as the loader makes
+        them; False for a table of any events handed in directly.
     """
 
     table: Any
     backend: Any
     source: str = "activities"
+    known_leads_only: bool = False
     _summary: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> pd.DataFrame:
@@ -77,7 +81,8 @@ class ActivityTable:
         return frame.reset_index(drop=True)
 
 
-def activity_table(frame: pd.DataFrame, backend: Any, source: str = "activities") -> ActivityTable:
+def activity_table(frame: pd.DataFrame, backend: Any, source: str = "activities",
+                   known_leads_only: bool = False) -> ActivityTable:
     """Canonical activities already in pandas (what the loader read, or a test's table) as an engine table.
 
     Parameters
@@ -86,6 +91,8 @@ def activity_table(frame: pd.DataFrame, backend: Any, source: str = "activities"
         ``lead_id``, ``occurred_at`` (naive UTC or zoned), ``activity_type``.
     backend : ibis.backends.BaseBackend
     source : str, default "activities"
+    known_leads_only : bool, default False
+        True when ``frame`` holds only the known leads' events (the loader has filtered them).
 
     Returns
     -------
@@ -113,7 +120,7 @@ def activity_table(frame: pd.DataFrame, backend: Any, source: str = "activities"
                          .astype("string"),
     })
     plain = plain[plain["lead_id"].notna() & plain["occurred_at"].notna() & plain["activity_type"].notna()]
-    return ActivityTable(ibis.memtable(plain.reset_index(drop=True)), backend, source)
+    return ActivityTable(ibis.memtable(plain.reset_index(drop=True)), backend, source, known_leads_only)
 
 
 def read_activities(
@@ -251,7 +258,8 @@ def _known_and_complete(canonical: Any, backend: Any, label: str, lead_ids: pd.S
     summary["activity_type"] = summary["activity_type"].astype(str)
     summary = summary.sort_values("activity_type").reset_index(drop=True)
     extra = [name for name in ("_text", "file_row_number", "filename") if name in canonical.columns]
-    return ActivityTable(canonical.filter(complete).drop(*extra), backend, label, _summary=summary)
+    return ActivityTable(canonical.filter(complete).drop(*extra), backend, label, known_leads_only=True,
+                         _summary=summary)
 
 
 def _no_unreadable_dates(canonical: Any, backend: Any, label: str) -> None:

@@ -94,7 +94,7 @@ def load_activities(location: str | None, config: Config, lead_ids: pd.Series,
         )
         frame = _activities_table(raw, config, lead_ids, warnings)
     contract.validate_frame(frame, contract.activities_schema(), file=_label(location), row_offset=1)
-    return activity_table(frame, backend, _label(location))
+    return activity_table(frame, backend, _label(location), known_leads_only=True)
 
 
 def load_truth(location: str) -> tuple[pd.DataFrame, dict | None]:

@@ -3,13 +3,16 @@ the model card."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
 import math
 import os
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -45,6 +48,8 @@ SPLIT_SHARES = {"training": 0.6, "calibration": 0.2, "validation": 0.2}
 CALIBRATION_METHOD = "sigmoid"
 CHALLENGER_MAX_ROWS = 200_000
 """The challenger trains on at most this many training rows (seeded subsample above)."""
+CHALLENGER_PROCESS_MIN_ROWS = 100_000
+"""From this many training leads the challenger trains in a worker process, beside the scale."""
 AUC_BOOT = 200
 """Bootstrap replicates of the hold-out AUC intervals."""
 AUC_BOOT_MAX_ROWS = 50_000
@@ -161,13 +166,21 @@ def _challenger_frame(X: pd.DataFrame, categories: dict[str, pd.Index] | None = 
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             out[column] = values.astype(float)
             continue
-        strings = values.astype("string").astype(object)
         if learn:
+            strings = values.astype("string").astype(object)
             common = strings.value_counts().index[:250].astype(str)
             categories[column] = pd.Index(sorted(common), dtype=object)
-        codes = categories[column].get_indexer(strings)
-        out[column] = pd.Categorical.from_codes(codes, categories=categories[column])
+        out[column] = pd.Categorical.from_codes(_codes_in(values, categories[column]),
+                                                categories=categories[column])
     return pd.DataFrame(out, index=X.index), categories
+
+
+def _codes_in(values: pd.Series, categories: pd.Index) -> np.ndarray:
+    """Each value's position in ``categories`` (-1 for a value not there, or missing)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # look up the few distinct values, not every row
+        lookup = np.append(categories.get_indexer(values.cat.categories.astype(str).astype(object)), -1)
+        return lookup[values.cat.codes.to_numpy()]  # code -1 (missing) takes the appended -1
+    return categories.get_indexer(values.astype("string").astype(object))
 
 
 def _top_grades(train_frame: pd.DataFrame, y_train: np.ndarray) -> list[str]:
@@ -505,17 +518,15 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     if split_only:  # training_split(): the benchmark fits its own copy on the same matrices
         return TrainingSplit(windows.X_train, windows.y_train, windows.X_val, windows.y_val, card,
                              prepared.split_kind)
+    # The challenger shares nothing with the scale: it trains on the other core while the scale is fitted,
+    # calibrated and checked on the hold-out (each single-threaded, see fit_model).
+    challenger, challenger_rows, subsample_note = _start_challenger(windows, seed)
     card.fit(windows.X_train, windows.y_train)
     bar.update()
 
     bar.set_postfix_str("calibration")
     calibrator = CalibratedClassifierCV(FrozenEstimator(card), method=CALIBRATION_METHOD).fit(
         windows.X_cal, windows.y_cal)
-    bar.update()
-
-    bar.set_postfix_str("challenger")
-    warnings = prepared.warnings
-    challenger_prob, challenger_rows = _fit_challenger(windows, seed, warnings)
     bar.update()
 
     bar.set_postfix_str("validation")
@@ -525,13 +536,20 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     # build_features keeps the leads' row order: row i of X is row i of the leads table.
     val_leads = workspace.leads.iloc[prepared.windows["validation"]]
     val_ids = feature_set.X.index[prepared.windows["validation"]]
-    results = _holdout_results(workspace, windows.y_val, probability, score, challenger_prob, val_leads,
-                               val_ids, seed)
+    holdout = _scorer_metrics(windows.y_val, probability, score, seed)
+    references = _reference_results(workspace, windows.y_val, val_leads, val_ids, seed)
     top = _top_grades(card.score_frame(windows.X_train, n_reasons=0), windows.y_train)
-    warnings += _shift_warnings(prepared.windows, prepared.label.to_numpy(), results, card, windows.X_val,
-                                score)
     validation = _validation_frame(feature_set, prepared.windows["validation"], scored, probability,
                                    windows.y_val, val_leads, val_ids)
+    bar.update()
+
+    bar.set_postfix_str("challenger")
+    challenger_results = challenger.result()
+    results = {"holdout": holdout, "challenger": challenger_results, **references}
+    warnings = prepared.warnings  # the card's list: what follows adds to it
+    warnings += [subsample_note] if subsample_note else []
+    warnings += _shift_warnings(prepared.windows, prepared.label.to_numpy(), results, card, windows.X_val,
+                                score)
     check = practitioner_check(validation, top)
     effects = effect_recovery(card.points_, workspace.truth_effects) if workspace.truth_effects else None
     bar.update()
@@ -580,33 +598,54 @@ class _Windows:
         return cls(kept, *parts[0], *parts[1], *parts[2])
 
 
-def _fit_challenger(windows: _Windows, seed: int, warnings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A calibrated gradient-boosting challenger's hold-out probabilities (and the rows it trained on)."""
-    rng = np.random.default_rng(seed)
+def _start_challenger(windows: _Windows, seed: int) -> tuple[Future, np.ndarray, str | None]:
+    """Start the gradient-boosting challenger: its hold-out metrics (a future), the training rows it uses
+    and, when those are a subsample, the warning that says so.
+
+    On a large history it trains in a worker process, beside the scale on the other core (a thread would
+    contend with the scale for the interpreter); on a small one starting that worker would cost more than
+    it saves, so it trains right here.
+    """
     y_train = windows.y_train
-    challenger_rows = np.arange(len(y_train))
+    rows, note = np.arange(len(y_train)), None
     if len(y_train) > CHALLENGER_MAX_ROWS:
-        challenger_rows = np.sort(rng.choice(len(y_train), CHALLENGER_MAX_ROWS, replace=False))
-        warnings.append(f"the challenger was trained on a seeded subsample of {CHALLENGER_MAX_ROWS:,} of the "
-                        f"{len(y_train):,} training leads (for speed)")
-    C_train, categories = _challenger_frame(windows.X_train.iloc[challenger_rows])
-    challenger = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, l2_regularization=1.0,
-                                                early_stopping=True, categorical_features="from_dtype",
-                                                random_state=seed)
-    with threadpool_limits(limits=1):
-        challenger.fit(C_train, y_train[challenger_rows])
-        challenger_cal = CalibratedClassifierCV(FrozenEstimator(challenger), method=CALIBRATION_METHOD).fit(
+        rows = np.sort(np.random.default_rng(seed).choice(len(y_train), CHALLENGER_MAX_ROWS, replace=False))
+        note = (f"the challenger was trained on a seeded subsample of {CHALLENGER_MAX_ROWS:,} of the "
+                f"{len(y_train):,} training leads (for speed)")
+    inputs = dataclasses.replace(windows, X_train=windows.X_train.iloc[rows], y_train=y_train[rows])
+    if len(y_train) >= CHALLENGER_PROCESS_MIN_ROWS:
+        return _challenger_worker().submit(_fit_challenger, inputs, seed), rows, note
+    done: Future = Future()
+    done.set_result(_fit_challenger(inputs, seed))
+    return done, rows, note
+
+
+def _challenger_worker() -> Any:
+    """The worker process the challenger trains in (started once, kept while the process fits)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=1)
+
+
+def _fit_challenger(windows: _Windows, seed: int) -> dict:
+    """A calibrated gradient-boosting challenger's hold-out metrics (trained on all of ``X_train``)."""
+    with threadpool_limits(limits=1):  # one core (the scale has the other), in a worker process too
+        C_train, categories = _challenger_frame(windows.X_train)
+        challenger = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, l2_regularization=1.0,
+                                                    early_stopping=True, categorical_features="from_dtype",
+                                                    random_state=seed)
+        challenger.fit(C_train, windows.y_train)
+        calibrated = CalibratedClassifierCV(FrozenEstimator(challenger), method=CALIBRATION_METHOD).fit(
             _challenger_frame(windows.X_cal, categories)[0], windows.y_cal)
-        challenger_prob = challenger_cal.predict_proba(_challenger_frame(windows.X_val, categories)[0])[:, 1]
-    return challenger_prob, challenger_rows
+        probability = calibrated.predict_proba(_challenger_frame(windows.X_val, categories)[0])[:, 1]
+        return _scorer_metrics(windows.y_val, probability, probability, seed)
 
 
-def _holdout_results(workspace, y_val: np.ndarray, probability: np.ndarray, score: np.ndarray,
-                     challenger_prob: np.ndarray, val_leads: pd.DataFrame, val_ids: pd.Index,
-                     seed: int) -> dict:
-    """The hold-out metrics of the scale, the challenger, the export's legacy score and the truth."""
-    results = {"holdout": _scorer_metrics(y_val, probability, score, seed)}
-    results["challenger"] = _scorer_metrics(y_val, challenger_prob, challenger_prob, seed)
+def _reference_results(workspace, y_val: np.ndarray, val_leads: pd.DataFrame, val_ids: pd.Index,
+                       seed: int) -> dict:
+    """The hold-out metrics of what the scale is compared with besides the challenger: the export's legacy
+    score and, for the demo, the truth."""
+    results = {}
     if "legacy_score" in val_leads and val_leads["legacy_score"].notna().any():
         legacy = val_leads["legacy_score"].to_numpy(dtype=float)
         has = ~np.isnan(legacy)
