@@ -37,9 +37,10 @@ How the scale is built (:class:`PointsScorecard`):
 6. **Reasons.** Per lead, the three attributes whose band points differ most
    from that attribute's average points on the training window, as
    ``"Industry = Software (+12)"``.
-7. **Uncertainty.** ``n_boot`` Poisson-bootstrap refits (bands fixed, WoE and
-   coefficients re-estimated at the chosen strength, on at most
-   ``boot_max_rows`` rows) give a 95% interval for every band's points. On a
+7. **Uncertainty.** ``n_boot`` Poisson-bootstrap replicates (bands fixed, WoE
+   re-estimated, coefficients moved by one Newton step from the full fit at the
+   chosen strength, on at most ``boot_max_rows`` rows) give a 95% interval for
+   every band's points. On a
    subsample of m out of n rows the replicates' spread is narrowed by
    sqrt(m / n) and centred on the full fit's points (the m-out-of-n
    bootstrap), so the interval is the full data's, not the subsample's.
@@ -107,6 +108,15 @@ class _Attribute:
             codes[present] = lookup[factorized.codes[present]]
         codes[missing] = self.n_bands - 1
         return codes
+
+
+def _category_counts(values: pd.Series) -> pd.Series:
+    """Training rows per category present, indexed by the category as text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # count the codes: no string per row
+        counts = values.value_counts(dropna=True)
+        counts = counts[counts > 0]
+        return pd.Series(counts.to_numpy(), index=counts.index.astype(str).astype(object))
+    return values.astype("string").value_counts(dropna=True)
 
 
 def _fmt(value: float) -> str:
@@ -226,6 +236,16 @@ def _woe(codes: np.ndarray, y: np.ndarray, n_bands: int, weights: np.ndarray | N
     return woe
 
 
+def _newton_step(design: np.ndarray, y: np.ndarray, weights: np.ndarray, start: np.ndarray,
+                 penalty: np.ndarray) -> np.ndarray:
+    """One Newton step of the weighted logistic loss plus ``0.5 * sum(penalty * theta**2)`` from ``start``
+    (``design`` carries the intercept's column of ones)."""
+    probability = 1.0 / (1.0 + np.exp(-(design @ start)))
+    gradient = design.T @ (weights * (probability - y)) + penalty * start
+    hessian = (design * (weights * probability * (1.0 - probability))[:, None]).T @ design + np.diag(penalty)
+    return start - np.linalg.solve(hessian, gradient)
+
+
 class PointsScorecard(ClassifierMixin, BaseEstimator):
     """A points scale over banded attributes, fitted as a WoE logistic regression.
 
@@ -254,9 +274,9 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         The strength is chosen on a seeded stratified subsample of at most this
         many rows; the final model is refitted on all rows at that strength.
     n_boot : int, default 50
-        Bootstrap refits for the points intervals (0 = none).
+        Bootstrap replicates for the points intervals (0 = none).
     boot_max_rows : int, default 20_000
-        Rows per bootstrap refit (a seeded subsample above this).
+        Rows per bootstrap replicate (a seeded subsample above this).
     random_state : int, default 0
     progress : bool, default False
         Show a progress bar over the bootstrap refits.
@@ -428,8 +448,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
                 labels, low, high = _numeric_labels(attr.edges, numbers[seen])
                 attr.labels, attr.low, attr.high = labels, low, high
             else:
-                strings = values.astype("string")
-                counts = strings.value_counts(dropna=True)
+                counts = _category_counts(values)
                 keep = counts[(counts >= self.min_category_count)
                               & (counts >= self.min_category_share * y.size)]
                 attr.categories = sorted(str(c) for c in keep.index if str(c) not in (OTHER_BAND, NEW_BAND))
@@ -509,7 +528,13 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
 
     def _bootstrap_points(self, codes: dict[str, np.ndarray], y: np.ndarray,
                           rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """2.5% and 97.5% points per band over Poisson-bootstrap refits (bands fixed)."""
+        """2.5% and 97.5% points per band over Poisson-bootstrap replicates (bands fixed).
+
+        Each replicate re-estimates the WoE on its weights and takes one Newton step of the weighted,
+        penalized logistic loss from the full fit's coefficients: the refit to convergence starts there
+        and moves on by less than the step's own error, so the step is the refit to first order
+        (the one-step bootstrap) at a fraction of its cost.
+        """
         if self.n_boot == 0:
             return {}
         rows = np.arange(y.size)
@@ -517,18 +542,16 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             rows = np.sort(rng.choice(y.size, size=self.boot_max_rows, replace=False))
         sub_codes = {n: codes[n][rows] for n in self.attributes_}
         sub_y = y[rows]
+        start = np.append(self.coef_, self.intercept_)
+        penalty = np.append(np.full(self.coef_.size, 1.0 / self.C_), 0.0)  # the intercept is not penalized
         replicates = {n: [] for n in self.attributes_}
-        steps = range(self.n_boot)
-        # Newton steps warm-started from the full fit converge in two or three iterations.
-        refit = LogisticRegression(C=self.C_, solver="newton-cholesky", warm_start=True, max_iter=100)
-        for _ in tqdm(steps, desc="bootstrap points", disable=None if self.progress else True,
+        for _ in tqdm(range(self.n_boot), desc="bootstrap points", disable=None if self.progress else True,
                       leave=False):
             weights = rng.poisson(1.0, size=sub_y.size).astype(float)
             woe = {n: _woe(sub_codes[n], sub_y, self._bands[n].n_bands, weights) for n in self.attributes_}
-            design = np.column_stack([woe[n][sub_codes[n]] for n in self.attributes_])
-            refit.coef_, refit.intercept_ = self.coef_[None, :].copy(), np.array([self.intercept_])
-            refit.fit(design, sub_y, sample_weight=weights)
-            for n, p in self._raw_points(refit.coef_[0], woe).items():
+            design = np.column_stack([*(woe[n][sub_codes[n]] for n in self.attributes_), np.ones(sub_y.size)])
+            step = _newton_step(design, sub_y, weights, start, penalty)
+            for n, p in self._raw_points(step[:-1], woe).items():
                 replicates[n].append(p)
         # m-out-of-n bootstrap: a subsample's spread is sqrt(n / m) too wide for the full fit.
         shrink = np.sqrt(rows.size / y.size)
