@@ -8,17 +8,36 @@ from the network).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from alignment.exceptions import AlignmentError, ReportError
+
+
+def _import_nbformat() -> Any:
+    """``import nbformat``, without the three seconds jsonschema (under it) spends building 38 parsers of the
+    optional ``rfc3987_syntax`` to check IRIs, which no notebook holds: the module reads as absent while
+    jsonschema loads, and is importable again afterwards."""
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import nbformat as module
+        return module
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # "import" now raises ImportError
+    try:
+        import nbformat as module
+    finally:
+        del sys.modules["rfc3987_syntax"]
+    return module
+
+
+nbformat = _import_nbformat()
 
 KERNEL = "alignment"
 MAX_HTML_BYTES = 5 * 1024 * 1024
@@ -36,6 +55,19 @@ def _error_names(base: type) -> set[str]:
 
 _USER_ERRORS = _error_names(AlignmentError)
 """Exception names raised in a notebook cell that are the user's to fix (reported as they are)."""
+
+
+def prefetch_modules(names: tuple[str, ...]) -> threading.Thread:
+    """Import ``names`` on a background thread: while this process waits on a kernel, it loads what it needs
+    afterwards (an import already under way is waited for, not repeated, when the main thread gets there)."""
+    def load() -> None:
+        for name in names:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="alignment-prefetch", daemon=True)
+    thread.start()
+    return thread
 
 
 def notebook_path(name: str) -> Path:

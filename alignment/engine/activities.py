@@ -246,11 +246,12 @@ def _known_and_complete(canonical: Any, backend: Any, label: str, lead_ids: pd.S
     _no_unreadable_dates(canonical, backend, label)
     complete = (canonical.lead_id.notnull() & canonical.occurred_at.notnull()
                 & canonical.activity_type.notnull())
-    kept = complete & canonical.lead_id.isin(ids.lead_id)
     # One pass gives the warning and the summary; the table itself is not filtered on the known ids (the
-    # features join the events onto the leads anyway, and a semi-join on every use costs a scan).
-    summary = backend.execute(canonical.group_by("activity_type").aggregate(
-        total=canonical.count(), events=kept.sum(), latest=canonical.occurred_at.max(where=kept)))
+    # features join the events onto the leads anyway, and a semi-join on every use costs a scan). Whether
+    # an event is kept is a column of its own, so the engine looks each id up once, not once per aggregate.
+    marked = canonical.mutate(kept=complete & canonical.lead_id.isin(ids.lead_id))
+    summary = backend.execute(marked.group_by("activity_type").aggregate(
+        total=marked.count(), events=marked.kept.sum(), latest=marked.occurred_at.max(where=marked.kept)))
     dropped = int(summary["total"].sum()) - int(summary["events"].fillna(0).sum())
     if dropped:
         warnings.append(f"{label}: {dropped:,} activities {INCOMPLETE_EVENT} — left out")

@@ -77,8 +77,8 @@ class FittedModel:
         config_file = self.card.get("config_file")
         return parse_config(self.card["config"], Path(config_file) if config_file else None)
 
-    def score(self, leads: pd.DataFrame,
-              activities: ActivityTable | pd.DataFrame | None = None) -> pd.DataFrame:
+    def score(self, leads: pd.DataFrame, activities: ActivityTable | pd.DataFrame | None = None, *,
+              n_reasons: int = 3) -> pd.DataFrame:
         """Score leads with the fitted scale.
 
         Parameters
@@ -89,12 +89,15 @@ class FittedModel:
         activities : ActivityTable or DataFrame, optional
             Their activities (``lead_id, occurred_at, activity_type``); required when the
             scale uses activity features. Only events before each lead's scoring moment count.
+        n_reasons : int, default 3
+            How many reasons per lead (0: none, for callers that show no reasons: the texts are the
+            costliest part of scoring many leads).
 
         Returns
         -------
         DataFrame
             One row per lead: ``lead_id, score, fit_score, engagement_score, grade, fit_grade,
-            engagement_grade, probability, reason_1, reason_2, reason_3, scored_at``.
+            engagement_grade, probability, reason_1 .. reason_<n_reasons>, scored_at``.
         """
         if not isinstance(leads, pd.DataFrame):
             raise ModelError("leads to score must be a DataFrame")
@@ -113,7 +116,7 @@ class FittedModel:
         except TypeError as exc:
             raise ModelError(f"cannot build features for these leads: {exc}") from None
         X = feature_set.X
-        frame = card.score_frame(X)
+        frame = card.score_frame(X, n_reasons=n_reasons)
         frame.insert(0, "lead_id", X.index.to_numpy())
         frame.insert(7, "probability", self.pipeline["calibrator"].predict_proba(X)[:, 1])
         frame["scored_at"] = feature_set.scored_at.to_numpy()

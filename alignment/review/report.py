@@ -114,7 +114,9 @@ def _load_workspace(config_path: str | Path | None) -> tuple:
     from alignment.loader import load_workspace
 
     config = find_config(config_path)
-    return config, load_workspace(config)
+    # A demo's ground truth is for checking a fit: a review never reads it (a million rows at 1M leads).
+    without_truth = config.model_copy(update={"source": config.source.model_copy(update={"truth": None})})
+    return config, load_workspace(without_truth)
 
 
 def _load_model(config: Any, model_dir: str | Path | None) -> Any:
@@ -133,8 +135,9 @@ def _score_window(workspace: Any, model: Any, first: pd.Period, last: pd.Period)
     subset = leads[wanted]
     if subset.empty:
         return pd.DataFrame(columns=["lead_id", "score", "probability", "grade"])
-    # The engine joins the events onto these leads: the rest of the history is never read into pandas.
-    return model.score(subset, workspace.activities)
+    # The engine joins the events onto these leads: the rest of the history is never read into pandas. The
+    # review shows no lead's reasons, so none are written.
+    return model.score(subset, workspace.activities, n_reasons=0)
 
 
 def agreement_for_month(folder: Path, period: pd.Period, version: str | int | None = None
@@ -663,11 +666,13 @@ def _recover_all(reports: Path) -> None:
 
 def _render_locked(config: Any, reports: Path, month: str | None, *, model_dir: str | Path | None,
                    agreement_version: str | int | None, progress: bool, template: str | Path | None) -> Path:
-    from alignment.notebook import execute, notebook_path, to_html, write_atomic
+    from alignment.notebook import execute, notebook_path, prefetch_modules, to_html, write_atomic
 
     _recover(reports, month or LATEST)
     if month is not None:
         _refuse_foreign_files(reports / month)
+    # What this process needs once the kernel is done (the page, the index's figure) loads while it works.
+    prefetch_modules(("nbconvert", "matplotlib.pyplot", "seaborn"))
     work = Path(tempfile.mkdtemp(prefix=f".{month or LATEST}.", suffix=".rendering", dir=reports))
     umask = os.umask(0)
     os.umask(umask)
