@@ -211,7 +211,7 @@ def _check_inputs(X: pd.DataFrame, label: pd.Series, family: dict, config: Confi
     if outcome is not None:
         if not isinstance(outcome, pd.Series) or not outcome.index.equals(X.index):
             raise ValueError("outcome must be a Series with the same index as X")
-        unknown = set(outcome.dropna().astype(str).unique()) - {"won", "lost", "open"}
+        unknown = set(pd.Series(outcome.dropna().unique()).astype(str)) - {"won", "lost", "open"}
         if unknown:
             raise ValueError(f"outcome must be won / lost / open, found {sorted(unknown)[:3]}")
 
@@ -280,17 +280,31 @@ def _disposition_rule(values: pd.Series, labelled: np.ndarray, auc: float | None
     """Values that name an outcome or a sales disposition."""
     if _is_number(values) or pd.api.types.is_bool_dtype(values):
         return None
-    shown = values.iloc[labelled].dropna().astype(str)
-    if shown.empty:
+    levels = _level_counts(values.iloc[labelled])
+    if levels.empty:
         return None
-    levels = shown.value_counts()
+    shown = levels.sum()
     naming = [level for level in levels.index if DISPOSITION.search(level)]
-    share = float(levels[naming].sum() / len(shown)) if naming else 0.0
+    share = float(levels[naming].sum() / shown) if naming else 0.0
     if len(naming) < 2 or share < DISPOSITION_SHARE:
         return None
     examples = ", ".join(f"'{level}'" for level in naming[:3])
     strong = auc is not None and auc >= DISPOSITION_SIGNAL_AUC
     return _Evidence(strong, f"{share:.0%} of its values name an outcome or a sales disposition ({examples})")
+
+
+def _level_counts(values: pd.Series) -> pd.Series:
+    """Rows per value as text (missing left out), most frequent first and equal counts in text order; a
+    categorical column is counted by its codes, not a string per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        counts = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
+        levels = pd.Series(counts, index=pd.Index(values.cat.categories.astype(str), dtype=object))
+        levels = levels[levels > 0].groupby(level=0).sum()  # two categories may read alike as text
+    else:
+        levels = values.dropna().astype(str).value_counts()
+        levels.index = levels.index.astype(object)
+    return levels.sort_index().sort_values(ascending=False, kind="stable")
 
 
 def _name_rule(column: str) -> _Evidence | None:

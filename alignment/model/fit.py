@@ -504,6 +504,10 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     bar.update()
 
     bar.set_postfix_str("guards")
+    if len(feature_set.X) >= CHALLENGER_PROCESS_MIN_ROWS and not split_only:
+        # The guards keep one core busy: the challenger's worker starts on the other (its imports take
+        # seconds), so it is ready when the training window is.
+        _challenger_worker().submit(_worker_ready)
     prepared = _prepare(workspace, feature_set, config, seed)
     if not prepared.screened.kept:
         raise ModelError("no usable attribute is left after the guards",
@@ -625,6 +629,11 @@ def _challenger_worker() -> Any:
     from joblib.externals.loky import get_reusable_executor
 
     return get_reusable_executor(max_workers=1)
+
+
+def _worker_ready() -> bool:
+    """Nothing: submitted first, it has the worker import this module (and scikit-learn) ahead of time."""
+    return True
 
 
 def _fit_challenger(windows: _Windows, seed: int) -> dict:
