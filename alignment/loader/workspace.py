@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -10,7 +11,7 @@ from tqdm.auto import tqdm
 
 from alignment import contract
 from alignment.config import Config
-from alignment.engine import ActivityTable
+from alignment.engine import ActivityTable, connect
 from alignment.exceptions import ConfigError
 from alignment.loader.activities import load_activities, load_truth
 from alignment.loader.conforming import apply_joins, apply_mapping, conform_leads, guess_family
@@ -168,15 +169,19 @@ def load_workspace(config: Config) -> Workspace:
         leads, lead_warnings, excluded = conform_leads(raw, config, label, offset)
         warnings.extend(lead_warnings)
         steps.update()
-        activities = None
-        if source.activities or config.engine.activities_table:
-            location = resolve_location(config, source.activities) if source.activities else None
-            activities = load_activities(location, config, leads["lead_id"], warnings)
-        steps.update()
-        truth = effects = None
-        if source.truth:
-            truth, effects = load_truth(resolve_location(config, source.truth))
-        steps.update()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            if source.activities or config.engine.activities_table:
+                # The engine reads the events on its own threads while the truth (the demo's) is read here.
+                # It is connected here first: a Spark session started off the main thread ignores Ctrl-C.
+                connect(config.engine)
+                location = resolve_location(config, source.activities) if source.activities else None
+                pending = pool.submit(load_activities, location, config, leads["lead_id"], warnings)
+            truth = effects = None
+            if source.truth:
+                truth, effects = load_truth(resolve_location(config, source.truth))
+            activities = pending.result() if pending is not None else None
+        steps.update(2)
     finally:
         steps.close()
     activity_types = activities.activity_types if activities is not None else []

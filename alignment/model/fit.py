@@ -549,6 +549,8 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
 
     bar.set_postfix_str("challenger")
     challenger_results = challenger.result()
+    if len(windows.y_train) >= CHALLENGER_PROCESS_MIN_ROWS:
+        _challenger_worker().shutdown(wait=False)  # its memory back now, not at exit
     results = {"holdout": holdout, "challenger": challenger_results, **references}
     warnings = prepared.warnings  # the card's list: what follows adds to it
     warnings += [subsample_note] if subsample_note else []
