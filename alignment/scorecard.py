@@ -204,12 +204,15 @@ def _numeric_labels(edges: np.ndarray, values: np.ndarray) -> tuple[list, list, 
     bounds = [-np.inf, *edges, np.inf]
     integer_valued = bool(values.size) and bool(np.all(np.mod(values, 1) == 0))
     codes = np.searchsorted(edges, values, side="right")
+    # Each band's lowest and highest training value, in one pass over the values.
+    smallest, largest = np.full(len(bounds) - 1, np.inf), np.full(len(bounds) - 1, -np.inf)
+    np.minimum.at(smallest, codes, values)
+    np.maximum.at(largest, codes, values)
     for band, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
         low.append(float(lo) if np.isfinite(lo) else np.nan)
         high.append(float(hi) if np.isfinite(hi) else np.nan)
-        inside = values[codes == band]
-        if inside.size and inside.min() == inside.max():
-            labels.append(_fmt(inside.min()))
+        if smallest[band] == largest[band]:  # one value (never true of a band without any: inf ≠ -inf)
+            labels.append(_fmt(smallest[band]))
         elif not np.isfinite(lo) and not np.isfinite(hi):
             labels.append("any")
         elif integer_valued and np.isfinite(lo) and np.isfinite(hi) and float(lo).is_integer() \
@@ -467,16 +470,22 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         return bands, codes
 
     def _fit_positive(self, design: np.ndarray, y: np.ndarray, names: list[str]) -> tuple:
-        """The logistic fit, refitted without an attribute whose weight comes out negative, until none is."""
+        """The logistic fit, refitted without an attribute whose weight comes out negative, until none is.
+
+        A refit starts from the weights just found without that attribute: they are nearly the answer, so
+        Newton needs a step or two instead of a fit from scratch."""
+        model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200, warm_start=True)
         while True:
-            model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200).fit(design, y)
+            model.fit(design, y)
             negative = [n for n, b in zip(names, model.coef_[0], strict=True) if b < 0]
             if not negative:
                 break
             worst = names[int(np.argmin(model.coef_[0]))]
             self.dropped_[worst] = ("its weight came out negative next to correlated attributes "
                                     "(it adds nothing once they are known)")
-            design = np.delete(design, names.index(worst), axis=1)
+            column = names.index(worst)
+            design = np.delete(design, column, axis=1)
+            model.coef_ = np.delete(model.coef_, column, axis=1)
             names.remove(worst)
             if not names:
                 raise ModelError("no attribute keeps a positive weight", hint="check the data")
