@@ -408,8 +408,8 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         names = list(bands)
         design = np.column_stack([woe[n][codes[n]] for n in names])
-        self.C_ = self._choose_strength(design, y, rng)
-        model, names = self._fit_positive(design, y, names)
+        self.C_, start = self._choose_strength(design, y, rng)
+        model, names = self._fit_positive(design, y, names, start)
         self.attributes_ = names
         self._bands = {n: bands[n] for n in names}
         self._woe = {n: woe[n] for n in names}
@@ -469,12 +469,15 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             codes[attr.name] = attr_codes
         return bands, codes
 
-    def _fit_positive(self, design: np.ndarray, y: np.ndarray, names: list[str]) -> tuple:
+    def _fit_positive(self, design: np.ndarray, y: np.ndarray, names: list[str],
+                      start: tuple[np.ndarray, np.ndarray]) -> tuple:
         """The logistic fit, refitted without an attribute whose weight comes out negative, until none is.
 
-        A refit starts from the weights just found without that attribute: they are nearly the answer, so
-        Newton needs a step or two instead of a fit from scratch."""
+        The fit starts from ``start`` (the cross-validation's weights at the chosen strength, on its
+        subsample), a refit from the weights just found without the dropped attribute: both are nearly the
+        answer, so Newton needs a step or two instead of a fit from scratch."""
         model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200, warm_start=True)
+        model.coef_, model.intercept_ = start
         while True:
             model.fit(design, y)
             negative = [n for n, b in zip(names, model.coef_[0], strict=True) if b < 0]
@@ -491,8 +494,10 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
                 raise ModelError("no attribute keeps a positive weight", hint="check the data")
         return model, names
 
-    def _choose_strength(self, design: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> float:
-        """Regularization strength by stratified CV (log-loss) on at most ``cv_max_rows`` rows."""
+    def _choose_strength(self, design: np.ndarray, y: np.ndarray, rng: np.random.Generator
+                         ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+        """Regularization strength by stratified CV (log-loss) on at most ``cv_max_rows`` rows, and the
+        weights it refitted there at that strength."""
         rows = np.arange(y.size)
         if y.size > self.cv_max_rows:
             keep = []
@@ -509,7 +514,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         search = LogisticRegressionCV(Cs=self.Cs, cv=folds, scoring="neg_log_loss", solver="newton-cholesky",
                                       max_iter=200, l1_ratios=(0.0,), use_legacy_attributes=False)
         search.fit(design[rows], y[rows])
-        return float(np.ravel(search.C_)[0])
+        return float(np.ravel(search.C_)[0]), (search.coef_.copy(), np.ravel(search.intercept_).copy())
 
     def _raw_points(self, coef: np.ndarray, woe: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Unrounded points per band: shifted so each attribute's lowest band is 0, summing to 100."""
