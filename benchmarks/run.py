@@ -148,7 +148,11 @@ class ProcessMeasure:
 
 
 class _TreeMemorySampler(threading.Thread):
-    """Polls the summed RSS of a process and its descendants (worker processes count too)."""
+    """Polls the summed memory of a process and its descendants (worker processes count too).
+
+    Each process counts its proportional set size (PSS: a page shared by k processes counts 1/k in each),
+    so libraries mapped by a worker and its parent, or Chromium's many processes, are not counted once per
+    process as a sum of RSS would (RSS where PSS cannot be read)."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
@@ -170,13 +174,21 @@ class _TreeMemorySampler(threading.Thread):
                 return
             for process in processes:
                 with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    total += process.memory_info().rss
+                    total += _proportional_bytes(process)
             self.peak_bytes = max(self.peak_bytes, total)
             self._done.wait(self.interval)
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+
+def _proportional_bytes(process: psutil.Process) -> int:
+    """The process's PSS, or its RSS where the system gives no PSS."""
+    try:
+        return int(process.memory_full_info().pss)
+    except (AttributeError, psutil.AccessDenied):
+        return int(process.memory_info().rss)
 
 
 def _kill_tree(pid: int) -> None:
@@ -214,7 +226,8 @@ def measure_command(command: Sequence[str], log_path: Path, *, cwd: Path | None 
     """Run ``command`` as a child process; measure its wall time and peak memory.
 
     Peak memory is the larger of the kernel's peak RSS for the child (``wait4``'s ``ru_maxrss``, exact but per
-    process) and the polled sum of RSS over the child's whole process tree (catches worker processes).
+    process) and the polled sum of PSS over the child's whole process tree (catches worker processes,
+    counts a shared page once).
 
     Parameters
     ----------
