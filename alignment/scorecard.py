@@ -408,8 +408,8 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         names = list(bands)
         design = np.column_stack([woe[n][codes[n]] for n in names])
-        self.C_, start = self._choose_strength(design, y, rng)
-        model, names = self._fit_positive(design, y, names, start)
+        self.C_ = self._choose_strength(design, y, rng)
+        model, names = self._fit_positive(design, y, names)
         self.attributes_ = names
         self._bands = {n: bands[n] for n in names}
         self._woe = {n: woe[n] for n in names}
@@ -469,35 +469,24 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             codes[attr.name] = attr_codes
         return bands, codes
 
-    def _fit_positive(self, design: np.ndarray, y: np.ndarray, names: list[str],
-                      start: tuple[np.ndarray, np.ndarray]) -> tuple:
-        """The logistic fit, refitted without an attribute whose weight comes out negative, until none is.
-
-        The fit starts from ``start`` (the cross-validation's weights at the chosen strength, on its
-        subsample), a refit from the weights just found without the dropped attribute: both are nearly the
-        answer, so Newton needs a step or two instead of a fit from scratch."""
-        model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200, warm_start=True)
-        model.coef_, model.intercept_ = start
+    def _fit_positive(self, design: np.ndarray, y: np.ndarray, names: list[str]) -> tuple:
+        """The logistic fit, refitted without an attribute whose weight comes out negative, until none is."""
         while True:
-            model.fit(design, y)
+            model = LogisticRegression(C=self.C_, solver="newton-cholesky", max_iter=200).fit(design, y)
             negative = [n for n, b in zip(names, model.coef_[0], strict=True) if b < 0]
             if not negative:
                 break
             worst = names[int(np.argmin(model.coef_[0]))]
             self.dropped_[worst] = ("its weight came out negative next to correlated attributes "
                                     "(it adds nothing once they are known)")
-            column = names.index(worst)
-            design = np.delete(design, column, axis=1)
-            model.coef_ = np.delete(model.coef_, column, axis=1)
+            design = np.delete(design, names.index(worst), axis=1)
             names.remove(worst)
             if not names:
                 raise ModelError("no attribute keeps a positive weight", hint="check the data")
         return model, names
 
-    def _choose_strength(self, design: np.ndarray, y: np.ndarray, rng: np.random.Generator
-                         ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
-        """Regularization strength by stratified CV (log-loss) on at most ``cv_max_rows`` rows, and the
-        weights it refitted there at that strength."""
+    def _choose_strength(self, design: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> float:
+        """Regularization strength by stratified CV (log-loss) on at most ``cv_max_rows`` rows."""
         rows = np.arange(y.size)
         if y.size > self.cv_max_rows:
             keep = []
@@ -514,7 +503,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         search = LogisticRegressionCV(Cs=self.Cs, cv=folds, scoring="neg_log_loss", solver="newton-cholesky",
                                       max_iter=200, l1_ratios=(0.0,), use_legacy_attributes=False)
         search.fit(design[rows], y[rows])
-        return float(np.ravel(search.C_)[0]), (search.coef_.copy(), np.ravel(search.intercept_).copy())
+        return float(np.ravel(search.C_)[0])
 
     def _raw_points(self, coef: np.ndarray, woe: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Unrounded points per band: shifted so each attribute's lowest band is 0, summing to 100."""
