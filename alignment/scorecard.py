@@ -282,7 +282,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
         Rows per bootstrap replicate (a seeded subsample above this).
     random_state : int, default 0
     progress : bool, default False
-        Show a progress bar over the bootstrap refits.
+        Show a progress bar over the bootstrap replicates.
 
     Attributes
     ----------
