@@ -462,29 +462,32 @@ def section_fit(ctx: BenchContext) -> dict[str, Any]:
     config_path = ctx.require_config()
     require_module("alignment.model")
     model_dir = config_path.parent / "bench-model"
-
-    def fit_once() -> ProcessMeasure:
-        if model_dir.exists():
-            shutil.rmtree(model_dir)  # the runner's own previous fit, in its own cache
-        measure = measure_command(alignment_command("fit", "--config", str(config_path)),
-                                  ctx.log_dir / f"fit-{ctx.label}.log", timeout=COMMAND_TIMEOUT)
-        if measure.returncode != 0:
-            raise RuntimeError(f"alignment fit exited {measure.returncode}: {measure.last_line()}")
-        return measure
-
-    results = repeated_measure(f"fit_{ctx.label}", fit_once, ctx)
+    results = repeated_command(ctx, "fit", model_dir)
     ctx.model_dir = model_dir
     results.update(card_metrics(model_dir / "model.json"))
     return results
 
 
-def repeated_measure(key: str, once: Callable[[], ProcessMeasure], ctx: BenchContext) -> dict[str, Any]:
-    """A whole-process measure taken ``ctx.process_repeats`` times: the median seconds, their spread
-    (max - min), every run's seconds, and the highest peak memory."""
+def repeated_command(ctx: BenchContext, name: str, output: Path) -> dict[str, Any]:
+    """``alignment <name> --config bench.toml`` as a whole process, ``ctx.process_repeats`` times, each from
+    scratch (``output``, the runner's own folder for what it writes, removed first): the median seconds,
+    their spread (max - min), every run's seconds, and the highest peak memory."""
+    config_path = ctx.require_config()
+
+    def once() -> ProcessMeasure:
+        if output.exists():
+            shutil.rmtree(output)
+        measure = measure_command(alignment_command(name, "--config", str(config_path)),
+                                  ctx.log_dir / f"{name}-{ctx.label}.log", timeout=COMMAND_TIMEOUT)
+        if measure.returncode != 0:
+            raise RuntimeError(f"alignment {name} exited {measure.returncode}: {measure.last_line()}")
+        return measure
+
     measures = [once() for _ in range(ctx.process_repeats)]
     seconds = [measure.seconds for measure in measures]
     if len(measures) > 1:
         ctx.echo(f"  {len(measures)} runs: " + ", ".join(f"{value:.1f} s" for value in seconds))
+    key = f"{name}_{ctx.label}"
     return {f"{key}_seconds": round(timing.median(seconds), 2),
             f"{key}_spread_seconds": round(timing.spread(seconds), 2),
             f"{key}_runs_seconds": [round(value, 2) for value in seconds],
@@ -679,17 +682,7 @@ def section_report(ctx: BenchContext) -> dict[str, Any]:
     ctx.require_model()
     require_module("alignment.review.report")
     reports_dir = config_path.parent / "bench-reports"
-
-    def render_once() -> ProcessMeasure:
-        if reports_dir.exists():
-            shutil.rmtree(reports_dir)  # the runner's own earlier render, so every run renders from scratch
-        measure = measure_command(alignment_command("report", "--config", str(config_path)),
-                                  ctx.log_dir / f"report-{ctx.label}.log", timeout=COMMAND_TIMEOUT)
-        if measure.returncode != 0:
-            raise RuntimeError(f"alignment report exited {measure.returncode}: {measure.last_line()}")
-        return measure
-
-    results = repeated_measure(f"report_{ctx.label}", render_once, ctx)
+    results = repeated_command(ctx, "report", reports_dir)
     rendered = sorted(reports_dir.glob("*/review.html"), key=lambda p: p.stat().st_mtime)
     if not rendered:
         raise RuntimeError(f"alignment report exited 0 but wrote no */review.html under {reports_dir}")

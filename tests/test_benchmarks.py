@@ -84,9 +84,9 @@ def test_tiny_run_produces_every_available_key_as_a_number(tiny_run):
         for key in keys:
             assert is_number(results.get(key)), f"{section}: {key} = {results.get(key)!r}"
     for key in ("fit_2k", "report_2k"):  # whole processes, run twice: the median of both runs
-        runs = results[f"{key}_runs_seconds"]
-        assert len(runs) == 2 and results[f"{key}_seconds"] == pytest.approx(float(np.median(runs)), abs=0.01)
-        assert results[f"{key}_spread_seconds"] == pytest.approx(max(runs) - min(runs), abs=0.01)
+        runs = results[f"{key}_runs_seconds"]  # each rounded to 0.01 s, as the median and the spread are
+        assert len(runs) == 2 and results[f"{key}_seconds"] == pytest.approx(float(np.median(runs)), abs=0.02)
+        assert results[f"{key}_spread_seconds"] == pytest.approx(max(runs) - min(runs), abs=0.02)
     machine = results["machine"]
     assert machine["cores"] >= 1 and machine["memory_gib"] > 0 and machine["python"].startswith("3.")
     assert machine["packages"]["pandas"] == pd.__version__
