@@ -45,6 +45,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
 from alignment.config import FAMILIES, Config
 from alignment.exceptions import ModelError
+from alignment.labels import value_counts_as_text
 
 LEAKAGE_AUC = 0.95
 """Single-column ROC AUC from which a column is taken to leak the outcome."""
@@ -280,7 +281,7 @@ def _disposition_rule(values: pd.Series, labelled: np.ndarray, auc: float | None
     """Values that name an outcome or a sales disposition."""
     if _is_number(values) or pd.api.types.is_bool_dtype(values):
         return None
-    levels = _level_counts(values.iloc[labelled])
+    levels = value_counts_as_text(values.iloc[labelled])
     if levels.empty:
         return None
     shown = levels.sum()
@@ -291,20 +292,6 @@ def _disposition_rule(values: pd.Series, labelled: np.ndarray, auc: float | None
     examples = ", ".join(f"'{level}'" for level in naming[:3])
     strong = auc is not None and auc >= DISPOSITION_SIGNAL_AUC
     return _Evidence(strong, f"{share:.0%} of its values name an outcome or a sales disposition ({examples})")
-
-
-def _level_counts(values: pd.Series) -> pd.Series:
-    """Rows per value as text (missing left out), most frequent first and equal counts in text order; a
-    categorical column is counted by its codes, not a string per row."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        counts = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
-        levels = pd.Series(counts, index=pd.Index(values.cat.categories.astype(str), dtype=object))
-        levels = levels[levels > 0].groupby(level=0).sum()  # two categories may read alike as text
-    else:
-        levels = values.dropna().astype(str).value_counts()
-        levels.index = levels.index.astype(object)
-    return levels.sort_index().sort_values(ascending=False, kind="stable")
 
 
 def _name_rule(column: str) -> _Evidence | None:

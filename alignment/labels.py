@@ -203,3 +203,18 @@ def _merged_label(first: pd.Series, last: pd.Series) -> str:
     if low_words.startswith("under ") or low_words == "none":
         return f"{name}: under {high_part}"
     return f"{name}: {low_part}–{high_part}"
+
+
+def value_counts_as_text(values: pd.Series) -> pd.Series:
+    """Rows per value, the values as text (missing left out), most frequent first and equal counts in text
+    order. A categorical column is counted by its codes, not a string per row; two categories that read
+    alike as text are one value."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        counts = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
+        levels = pd.Series(counts, index=pd.Index(values.cat.categories.astype(str), dtype=object))
+        levels = levels[levels > 0].groupby(level=0).sum()
+    else:
+        levels = values.dropna().astype(str).value_counts()
+        levels.index = levels.index.astype(object)
+    return levels.sort_index().sort_values(ascending=False, kind="stable")

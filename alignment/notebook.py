@@ -23,7 +23,7 @@ from alignment.exceptions import AlignmentError, ReportError
 
 
 def _import_nbformat() -> Any:
-    """``import nbformat``, without the three seconds jsonschema (under it) spends building 38 parsers of the
+    """``import nbformat``, without the second jsonschema (under it) spends building 38 parsers of the
     optional ``rfc3987_syntax`` to check IRIs, which no notebook holds: the module reads as absent while
     jsonschema loads, and is importable again afterwards."""
     if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:

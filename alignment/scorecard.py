@@ -61,7 +61,7 @@ from tqdm.auto import tqdm
 
 from alignment.config import FAMILIES
 from alignment.exceptions import ModelError
-from alignment.labels import MISSING_BAND, NEW_BAND, OTHER_BAND, band_labels
+from alignment.labels import MISSING_BAND, NEW_BAND, OTHER_BAND, band_labels, value_counts_as_text
 
 FIT_FAMILY = "demographics"
 FIT_GRADES = ("A", "B", "C", "D")
@@ -108,15 +108,6 @@ class _Attribute:
             codes[present] = lookup[factorized.codes[present]]
         codes[missing] = self.n_bands - 1
         return codes
-
-
-def _category_counts(values: pd.Series) -> pd.Series:
-    """Training rows per category present, indexed by the category as text."""
-    if isinstance(values.dtype, pd.CategoricalDtype):  # count the codes: no string per row
-        counts = values.value_counts(dropna=True)
-        counts = counts[counts > 0]
-        return pd.Series(counts.to_numpy(), index=counts.index.astype(str).astype(object))
-    return values.astype("string").value_counts(dropna=True)
 
 
 def _fmt(value: float) -> str:
@@ -451,7 +442,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
                 labels, low, high = _numeric_labels(attr.edges, numbers[seen])
                 attr.labels, attr.low, attr.high = labels, low, high
             else:
-                counts = _category_counts(values)
+                counts = value_counts_as_text(values)
                 keep = counts[(counts >= self.min_category_count)
                               & (counts >= self.min_category_share * y.size)]
                 attr.categories = sorted(str(c) for c in keep.index if str(c) not in (OTHER_BAND, NEW_BAND))

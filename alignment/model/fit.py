@@ -49,7 +49,7 @@ CALIBRATION_METHOD = "sigmoid"
 CHALLENGER_MAX_ROWS = 200_000
 """The challenger trains on at most this many training rows (seeded subsample above)."""
 CHALLENGER_PROCESS_MIN_ROWS = 100_000
-"""From this many training leads the challenger trains in a worker process, beside the scale."""
+"""From this many leads in the history the challenger trains in a worker process, beside the scale."""
 AUC_BOOT = 200
 """Bootstrap replicates of the hold-out AUC intervals."""
 AUC_BOOT_MAX_ROWS = 50_000
@@ -504,7 +504,8 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     bar.update()
 
     bar.set_postfix_str("guards")
-    if len(feature_set.X) >= CHALLENGER_PROCESS_MIN_ROWS and not split_only:
+    in_worker = len(feature_set.X) >= CHALLENGER_PROCESS_MIN_ROWS and not split_only
+    if in_worker:
         # The guards keep one core busy: the challenger's worker starts on the other (its imports take
         # seconds), so it is ready when the training window is.
         _challenger_worker().submit(_worker_ready)
@@ -524,7 +525,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
                              prepared.split_kind)
     # The challenger shares nothing with the scale: it trains on the other core while the scale is fitted,
     # calibrated and checked on the hold-out (each single-threaded, see fit_model).
-    challenger, challenger_rows, subsample_note = _start_challenger(windows, seed)
+    challenger, challenger_rows, subsample_note = _start_challenger(windows, seed, in_worker)
     card.fit(windows.X_train, windows.y_train)
     bar.update()
 
@@ -549,7 +550,7 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
 
     bar.set_postfix_str("challenger")
     challenger_results = challenger.result()
-    if len(windows.y_train) >= CHALLENGER_PROCESS_MIN_ROWS:
+    if in_worker:
         _challenger_worker().shutdown(wait=False)  # its memory back now, not at exit
     results = {"holdout": holdout, "challenger": challenger_results, **references}
     warnings = prepared.warnings  # the card's list: what follows adds to it
@@ -604,13 +605,13 @@ class _Windows:
         return cls(kept, *parts[0], *parts[1], *parts[2])
 
 
-def _start_challenger(windows: _Windows, seed: int) -> tuple[Future, np.ndarray, str | None]:
+def _start_challenger(windows: _Windows, seed: int, in_worker: bool) -> tuple[Future, np.ndarray, str | None]:
     """Start the gradient-boosting challenger: its hold-out metrics (a future), the training rows it uses
     and, when those are a subsample, the warning that says so.
 
-    On a large history it trains in a worker process, beside the scale on the other core (a thread would
-    contend with the scale for the interpreter); on a small one starting that worker would cost more than
-    it saves, so it trains right here.
+    ``in_worker`` (a large history) trains it in a worker process, beside the scale on the other core (a
+    thread would contend with the scale for the interpreter); on a small history starting that worker would
+    cost more than it saves, so it trains right here.
     """
     y_train = windows.y_train
     rows, note = np.arange(len(y_train)), None
@@ -619,7 +620,7 @@ def _start_challenger(windows: _Windows, seed: int) -> tuple[Future, np.ndarray,
         note = (f"the challenger was trained on a seeded subsample of {CHALLENGER_MAX_ROWS:,} of the "
                 f"{len(y_train):,} training leads (for speed)")
     inputs = dataclasses.replace(windows, X_train=windows.X_train.iloc[rows], y_train=y_train[rows])
-    if len(y_train) >= CHALLENGER_PROCESS_MIN_ROWS:
+    if in_worker:
         return _challenger_worker().submit(_fit_challenger, inputs, seed), rows, note
     done: Future = Future()
     done.set_result(_fit_challenger(inputs, seed))
