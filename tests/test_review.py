@@ -375,6 +375,28 @@ def test_monthly_metrics_is_deterministic_plain_json(march):
     json.dumps(first, allow_nan=False)
 
 
+def test_a_month_reviewed_on_its_window_keeps_what_the_whole_history_decides(march):
+    """The review counts only the month, its trend and a channel's own history, but an old year still decides
+    which stages are measured, who is which rep and whether a campaign is new."""
+    old_year = canonical([
+        # the only SQL date of the export, the only rep named before Ann, campaign Y's first MQL: all 2023
+        dict(lead_id="OLD1", created_at="2023-01-03", mql_at="2023-01-04", sal_at="2023-01-05",
+             sql_at="2023-01-09", first_touch_at="2023-01-04 01:00", owner="Aaron", outcome="lost",
+             closed_at="2023-02-01", campaign="Y", source="event"),
+    ])
+    history = pd.concat([old_year, march.drop(columns=["team", "sql_at"])], ignore_index=True)
+    history["sql_at"] = history["sql_at"].astype("datetime64[ns]")
+    result = review.monthly_metrics(history, "2025-03", as_of=pd.Timestamp("2025-04-15"), trend_months=1)
+    sql = next(row for row in result["funnel"] if row["stage"] == "sql")
+    assert sql["count"] == 0  # measured (the export has SQL dates), none this month: not "not measured"
+    groups = {row["group"]: row["mqls"] for row in result["speed_to_lead"]["groups"]}
+    assert groups == {"Rep 2": 2, "Rep 3": 1, "Rep 4": 1, "(no rep)": 1}  # Aaron is Rep 1, Ann Rep 2…
+    campaign_y = next(row for row in result["campaign_quality"] if row["campaign"] == "Y")
+    assert campaign_y["new"] is False  # its first MQL was in 2023
+    assert result == review.monthly_metrics(history, "2025-03", as_of=pd.Timestamp("2025-04-15"),
+                                            trend_months=1)
+
+
 def test_campaign_scores_cover_every_mql_of_the_month(march):
     """Scored at creation, L6 (created in February, handed over in March) is a March MQL all the same."""
     scores = pd.DataFrame({"lead_id": march["lead_id"], "score": [80, 40, 30, 20, 10, 50, 60],

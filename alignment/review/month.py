@@ -11,7 +11,9 @@ import pandas as pd
 from alignment.commitments import next_actions, score_commitments
 from alignment.config import ScoringConfig, ServiceLevelsConfig
 from alignment.exceptions import DataError
+from alignment.features import scoring_moments
 from alignment.review.sections import (
+    CHANNEL_HISTORY_MONTHS,
     acceptance,
     band_edges,
     channel_quality,
@@ -20,6 +22,7 @@ from alignment.review.sections import (
     early_acceptance,
     funnel,
     group_column,
+    in_months,
     missing_columns,
     month_period,
     mql_volume,
@@ -36,12 +39,14 @@ from alignment.review.verdict import verdict
 
 
 def _speed_by_group(leads: pd.DataFrame, period: pd.Period, follow_up: float,
-                    as_of: pd.Timestamp | None = None) -> dict:
-    """Speed-to-lead by team when the export has a team column, else by pseudonymous rep."""
-    by = group_column(leads)
-    if by is None and "owner" in leads.columns and leads["owner"].notna().any():
+                    as_of: pd.Timestamp | None = None, history: pd.DataFrame | None = None) -> dict:
+    """Speed-to-lead by team when the export (``history``, default ``leads``) has a team column, else by
+    pseudonymous rep."""
+    history = leads if history is None else history
+    by = group_column(history)
+    if by is None and "owner" in history.columns and history["owner"].notna().any():
         mqls = mqls_of_month(leads, period)
-        mqls = mqls.assign(rep=pseudonymous_owners(leads).loc[mqls.index])
+        mqls = mqls.assign(rep=pseudonymous_owners(mqls, history))
         return speed_to_lead(mqls, period, follow_up, by="rep", as_of=as_of)
     return speed_to_lead(leads, period, follow_up, by=by, as_of=as_of)
 
@@ -72,15 +77,17 @@ def _agreement_fields(agreement: Any) -> dict:
 def month_numbers(leads: pd.DataFrame, month: str | pd.Period, *, scores: pd.DataFrame | None,
                   baseline_scores: pd.Series | None, follow_up_hours: float,
                   as_of: pd.Timestamp | None = None,
-                  missing: Mapping[str, tuple[str, ...]] | None = None) -> dict:
+                  missing: Mapping[str, tuple[str, ...]] | None = None,
+                  history: pd.DataFrame | None = None) -> dict:
     """The few key numbers of one month, for the trend lines (MQLs, acceptance, speed, drift, mean score).
 
     ``missing`` is :func:`missing_columns` of ``leads`` when the caller has it already (one scan of the
-    history for the whole trend, not one per month)."""
+    history for the whole trend, not one per month); ``history`` is the whole export when ``leads`` is a
+    window of it (see :func:`funnel`)."""
     missing = missing_columns(leads) if missing is None else missing
     acc = {} if "acceptance" in missing else acceptance(leads, month)
     speed = {} if "speed_to_lead" in missing else speed_to_lead(leads, month, follow_up_hours, as_of=as_of)
-    row = {"month": str(month_period(month)), "inquiries": funnel(leads, month)[0]["count"],
+    row = {"month": str(month_period(month)), "inquiries": funnel(leads, month, history)[0]["count"],
            "mqls": None if "mql_volume" in missing else len(mqls_of_month(leads, month)),
            "acceptance_rate": acc.get("acceptance_rate"), "rejection_rate": acc.get("rejection_rate"),
            "median_hours_to_touch": speed.get("median_hours"),
@@ -150,12 +157,15 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     require_dates(leads)
     period, as_of = month_period(month), pd.Timestamp(as_of)
     missing = missing_columns(leads)
+    history = leads
+    leads = _review_window(history, period, max(trend_months, CHANNEL_HISTORY_MONTHS), moment,
+                           days_after_created)
     terms = _Terms.read(agreement, service_levels)
     cohorts = _cohorts(leads, scores, period, trend_months, moment, days_after_created)
-    metrics = _sections(leads, period, as_of, terms, missing, scores, agreement_record)
+    metrics = _sections(leads, period, as_of, terms, missing, scores, agreement_record, history)
     metrics["model_version"] = model_version
     if scores is not None:
-        _score_sections(metrics, leads, cohorts[period], period, as_of=as_of, terms=terms,
+        _score_sections(metrics, history, cohorts[period], period, as_of=as_of, terms=terms,
                         baseline_scores=baseline_scores, horizon_days=horizon_days, fitted_until=fitted_until,
                         validation=validation)
     _expected_win_rate(metrics, leads, period, scores, terms)
@@ -164,7 +174,7 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     metrics["actions"] = next_actions(metrics, metrics["commitments"])
     metrics["trend"] = [month_numbers(leads, period - offset, scores=cohorts.get(period - offset),
                                       baseline_scores=baseline_scores, follow_up_hours=terms.follow_up,
-                                      as_of=as_of, missing=missing)
+                                      as_of=as_of, missing=missing, history=history)
                         for offset in range(trend_months, -1, -1)]
     metrics["mature_cohorts"] = _mature_cohorts(cohorts, fitted_until, as_of=as_of, horizon_days=horizon_days,
                                                 edges=terms.edges)
@@ -225,10 +235,30 @@ def _cohorts(leads: pd.DataFrame, scores: pd.DataFrame | None, period: pd.Period
     return {m: window[month_of == m] for m in pd.period_range(period - trend_months, period, freq="M")}
 
 
+def _review_window(leads: pd.DataFrame, period: pd.Period, months_before: int, moment: str,
+                   days_after_created: int) -> pd.DataFrame:
+    """The leads a month's review counts: created, handed over or scored in ``period`` or the
+    ``months_before`` months before it (the trend and a channel's own history).
+
+    Every section filters these rows again by its own month and column; what needs the whole export (which
+    stages and sections it measures, the reps' numbers, a channel's first MQL, the validation leads'
+    acceptance) is handed the whole export beside them."""
+    first = period - months_before
+    moments, kind, _ = scoring_moments(leads, moment, days_after_created)
+    wanted = in_months(moments, first, period).to_numpy(dtype=bool, copy=True)
+    for column in ("created_at", "mql_at"):
+        if column in leads.columns:
+            wanted |= in_months(leads[column], first, period).to_numpy(dtype=bool)
+    window = leads[wanted]
+    # A window without any MQL date would place its scoring moments by creation instead: keep the export's.
+    return window if scoring_moments(window, moment, days_after_created)[1] == kind else leads
+
+
 def _sections(leads: pd.DataFrame, period: pd.Period, as_of: pd.Timestamp, terms: _Terms,
               missing: Mapping[str, tuple[str, ...]], scores: pd.DataFrame | None,
-              agreement_record: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The sections every export can have (the score sections are filled by :func:`_score_sections`)."""
+              agreement_record: Mapping[str, Any] | None, history: pd.DataFrame) -> dict[str, Any]:
+    """The sections every export can have (the score sections are filled by :func:`_score_sections`);
+    ``leads`` is the month's :func:`_review_window` of ``history``."""
     return {
         "month": str(period),
         "as_of": str(as_of),
@@ -236,15 +266,16 @@ def _sections(leads: pd.DataFrame, period: pd.Period, as_of: pd.Timestamp, terms
         "agreement": terms.record(agreement_record),
         "not_measured": not_measured(missing),
         "not_measured_columns": {section: list(columns) for section, columns in missing.items()},
-        "funnel": funnel(leads, period),
+        "funnel": funnel(leads, period, history),
         "mql_volume": None if "mql_volume" in missing else mql_volume(leads, period, terms.commitment),
         "acceptance": None if "acceptance" in missing else acceptance(leads, period,
                                                                       terms.levels.get("accept_within_days")),
         "speed_to_lead": None if "speed_to_lead" in missing
-        else _speed_by_group(leads, period, terms.follow_up, as_of),
+        else _speed_by_group(leads, period, terms.follow_up, as_of, history),
         # every MQL of the month with its score, also one scored in an earlier month (then handed over)
         **{f"{channel}_quality": [] if f"{channel}_quality" in missing
-           else channel_quality(leads, period, channel, scores) for channel in ("campaign", "source")},
+           else channel_quality(leads, period, channel, scores, history=history)
+           for channel in ("campaign", "source")},
         "hygiene": crm_hygiene(leads, period),
         "calibration": None,
         "drift": None,

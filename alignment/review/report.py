@@ -575,6 +575,45 @@ def folded(summary: str, table) -> str:
     return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
 
 
+SPEED_CHART_MAX_BARS = 20
+"""Up to this many teams or reps, speed-to-lead is a bar per group; beyond it a histogram of the groups'
+medians (276 bars of reps are neither readable nor quick to draw) and the table folded."""
+
+
+def speed_chart(speed: dict):
+    """Speed-to-lead by group against the agreed follow-up: a bar per group, or, for many groups, how many
+    groups took how long (a histogram of their median hours). Returns the matplotlib Figure."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    groups = pd.DataFrame(speed["groups"])
+    agreed = speed["follow_up_hours"]
+    fig, ax = plt.subplots()
+    if len(groups) <= SPEED_CHART_MAX_BARS:
+        sns.barplot(data=groups, y="group", x="median_hours", color="seagreen", ax=ax)
+        ax.set(xlabel="median hours to first touch", ylabel="", title=f"Speed to lead by {speed['group_by']}")
+    else:
+        medians = pd.to_numeric(groups["median_hours"], errors="coerce").dropna()
+        slower = int((medians > agreed).sum())
+        sns.histplot(medians, bins=30, color="seagreen", ax=ax)
+        group = speed["group_by"]
+        ax.set(xlabel=f"median hours to first touch (one per {group})", ylabel=f"{group}s",
+               title=f"{slower} of {len(groups)} {group}s slower than the agreed {agreed:g} hours")
+    ax.axvline(agreed, color="grey", ls="--", label=f"agreed: {agreed:g} hours")
+    ax.legend()
+    return fig
+
+
+def speed_table(speed: dict) -> str:
+    """The groups' speed-to-lead as an HTML table, folded under one line when there are many."""
+    groups = pd.DataFrame(speed["groups"])
+    shown = table(groups, {"group": speed["group_by"].title(), "mqls": "MQLs", "median_hours": "Median hours",
+                           "share_within": "Touched in time"}, percent=("share_within",))
+    if len(groups) <= SPEED_CHART_MAX_BARS:
+        return shown.to_html()
+    return folded(f"Every {speed['group_by']} ({len(groups)})", shown)
+
+
 def _percent(value: float | str) -> str:
     """``42%``; a rounding to zero is ``0%``, never ``-0%``; a word (why a figure is missing) as it is."""
     if isinstance(value, str):

@@ -34,6 +34,8 @@ CAMPAIGN_ACCEPTANCE_GAP = 0.15
 CAMPAIGN_MIN_MQLS = 10
 NEW_CHANNEL_MONTHS = 3
 """A campaign or source whose first MQL falls within this many months (the month included) is new."""
+CHANNEL_HISTORY_MONTHS = 6
+"""A channel's acceptance this month is held against its own over this many months before (``worse``)."""
 DRIFT_P_VALUE = 0.001
 """PSI counts as drift only beyond sampling noise: see :func:`score_drift`. The review runs every month, so
 false alarms add up: resampling the demo's validation scores, 1.25 % of unchanged months pass p < 0.01
@@ -99,6 +101,11 @@ def in_months(stamps: pd.Series, first: pd.Period, last: pd.Period | None = None
 
 
 
+def _or(history: pd.DataFrame | None, leads: pd.DataFrame) -> pd.DataFrame:
+    """The whole history where a caller passed it beside a window of it, else the leads themselves."""
+    return leads if history is None else history
+
+
 def _column(leads: pd.DataFrame, name: str) -> pd.Series:
     """A column, or an all-missing one of the right length when the export lacks it."""
     if name in leads.columns:
@@ -147,8 +154,10 @@ def to_plain(value: Any, decimals: int = DECIMALS) -> Any:
 # --- the sections -----------------------------------------------------------------------------
 
 
-def funnel(leads: pd.DataFrame, month: str | pd.Period) -> list[dict]:
+def funnel(leads: pd.DataFrame, month: str | pd.Period, history: pd.DataFrame | None = None) -> list[dict]:
     """Funnel waterfall of the leads created in ``month``: inquiry -> MQL -> SAL -> SQL -> won.
+
+    A stage is measured when ``history`` (default ``leads``: the whole export) has any date for it.
 
     Returns
     -------
@@ -161,7 +170,8 @@ def funnel(leads: pd.DataFrame, month: str | pd.Period) -> list[dict]:
     reached = {
         "inquiry": len(cohort),
         # A stage the export has no date for is not measured (None), not zero.
-        **{stage: int(cohort[f"{stage}_at"].notna().sum()) if _has(leads, f"{stage}_at") else None
+        **{stage: int(cohort[f"{stage}_at"].notna().sum()) if _has(_or(history, leads), f"{stage}_at")
+           else None
            for stage in ("mql", "sal", "sql")},
         "won": int(_is_won(cohort).sum()),
     }
@@ -224,14 +234,15 @@ def group_column(leads: pd.DataFrame) -> str | None:
     return next((c for c in GROUP_COLUMNS if c in leads.columns and leads[c].notna().any()), None)
 
 
-def pseudonymous_owners(leads: pd.DataFrame) -> pd.Series:
+def pseudonymous_owners(leads: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.Series:
     """Reps as ``Rep 01``, ``Rep 02``... numbered in the order of their names over the whole history.
 
     Used to break speed-to-lead down when the export has no team column: the report must not show names,
-    and numbering over the whole history keeps a rep's number the same from month to month.
+    and numbering over the whole history (``history``, default ``leads``) keeps a rep's number the same
+    from month to month.
     """
     owners = _column(leads, "owner").astype("string")
-    names = sorted(owners.dropna().unique())
+    names = sorted(_column(_or(history, leads), "owner").astype("string").dropna().unique())
     width = len(str(len(names)))
     codes = {name: f"Rep {i + 1:0{width}d}" for i, name in enumerate(names)}
     return owners.map(codes).astype("string")
@@ -475,7 +486,8 @@ def _clearly_below(rate: float | None, other: float | None, p_value: float | Non
 
 def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "campaign",
                     scores: pd.DataFrame | None = None, min_mqls: int = CAMPAIGN_MIN_MQLS,
-                    history_months: int = 6) -> list[dict]:
+                    history_months: int = CHANNEL_HISTORY_MONTHS, history: pd.DataFrame | None = None
+                    ) -> list[dict]:
     """Volume, acceptance, win rate and mean score per campaign (or source) for the MQLs of ``month``.
 
     A channel is flagged ``poor`` when sales accepts its MQLs far less often than the rest of the month's
@@ -485,7 +497,8 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
     the last :data:`NEW_CHANNEL_MONTHS` months, and ``worse`` when its acceptance fell clearly below its own
     ``history_months`` before (same test). Only a poor channel that is
     new or worse is news for the verdict: a channel that was always poor is shown, not re-alarmed every month.
-    ``win_rate`` is won / closed so far (a recent month is immature: see the band section).
+    ``win_rate`` is won / closed so far (a recent month is immature: see the band section). A channel's
+    first MQL is looked up in ``history`` (default ``leads``: the whole export).
     """
     if by not in leads.columns:
         raise DataError(f"no column '{by}' in the leads", column=by)
@@ -497,8 +510,9 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
     mql_at = _column(leads, "mql_at")
     before = leads[(mql_at >= (period - history_months).start_time) & (mql_at < period.start_time)]
     past_names = before[by].astype("string").fillna(f"(no {by})")
-    all_names = leads[by].astype("string").fillna(f"(no {by})")
-    first_mql = mql_at.groupby(all_names).min()
+    whole = _or(history, leads)
+    all_names = whole[by].astype("string").fillna(f"(no {by})")
+    first_mql = _column(whole, "mql_at").groupby(all_names).min()
     new_since = (period - (NEW_CHANNEL_MONTHS - 1)).start_time
     past_accepted = _column(before, "sal_at").notna()
     mqls = mqls_of_month(leads, month)
