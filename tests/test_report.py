@@ -463,3 +463,28 @@ def test_months_are_planned_without_the_activities_only_when_the_export_moment_i
     assert planning.source.activities is None and planning.source.leads == config.source.leads
     unfixed = config.model_copy(update={"scoring": config.scoring.model_copy(update={"as_of": None})})
     assert report._planning_config(unfixed).source.activities == config.source.activities
+
+
+def _speed(n_groups: int, slow: int) -> dict:
+    groups = [{"group": f"Rep {i + 1:02d}", "mqls": 10, "median_hours": 30.0 if i < slow else 5.0,
+               "share_within": 0.5} for i in range(n_groups)]
+    groups.append({"group": "(no rep)", "mqls": 4, "median_hours": 99.0, "share_within": 0.0})
+    return {"follow_up_hours": 24.0, "group_by": "rep", "groups": groups}
+
+
+def test_speed_of_many_reps_is_a_histogram_that_counts_the_slow_reps_not_the_unassigned():
+    import matplotlib.pyplot as plt
+
+    figure = report.speed_chart(_speed(25, slow=3))
+    assert figure.axes[0].get_title() == "3 of 25 reps slower than the agreed 24 hours"
+    plt.close(figure)
+    assert "<summary>Every rep (25) and the MQLs without one</summary>" in report.speed_table(_speed(25, 3))
+
+
+def test_speed_of_a_few_groups_is_a_bar_each_and_an_open_table():
+    import matplotlib.pyplot as plt
+
+    figure = report.speed_chart(_speed(4, slow=1))
+    assert len(figure.axes[0].patches) == 5  # four reps and the MQLs without one
+    plt.close(figure)
+    assert "<details>" not in report.speed_table(_speed(4, 1))

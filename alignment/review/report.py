@@ -32,7 +32,7 @@ import pandas as pd
 from alignment import review
 from alignment.exceptions import AlignmentError, ReportError
 from alignment.files import writable_folder
-from alignment.review.sections import in_months
+from alignment.review.sections import in_months, no_value
 
 TEMPLATE = "03_monthly_review.ipynb"
 FILES = ("review.html", "review.ipynb", "metrics.json", "summary.md", "review.pdf")
@@ -593,12 +593,14 @@ def speed_chart(speed: dict):
         sns.barplot(data=groups, y="group", x="median_hours", color="seagreen", ax=ax)
         ax.set(xlabel="median hours to first touch", ylabel="", title=f"Speed to lead by {speed['group_by']}")
     else:
-        medians = pd.to_numeric(groups["median_hours"], errors="coerce").dropna()
+        group = speed["group_by"]
+        # MQLs without an owner are not a rep: counted in the table, not among the reps
+        named = groups[groups["group"] != no_value(group)]
+        medians = pd.to_numeric(named["median_hours"], errors="coerce").dropna()
         slower = int((medians > agreed).sum())
         sns.histplot(medians, bins=30, color="seagreen", ax=ax)
-        group = speed["group_by"]
         ax.set(xlabel=f"median hours to first touch (one per {group})", ylabel=f"{group}s",
-               title=f"{slower} of {len(groups)} {group}s slower than the agreed {agreed:g} hours")
+               title=f"{slower} of {len(named)} {group}s slower than the agreed {agreed:g} hours")
     ax.axvline(agreed, color="grey", ls="--", label=f"agreed: {agreed:g} hours")
     ax.legend()
     return fig
@@ -611,7 +613,10 @@ def speed_table(speed: dict) -> str:
                            "share_within": "Touched in time"}, percent=("share_within",))
     if len(groups) <= SPEED_CHART_MAX_BARS:
         return shown.to_html()
-    return folded(f"Every {speed['group_by']} ({len(groups)})", shown)
+    group = speed["group_by"]
+    named = int((groups["group"] != no_value(group)).sum())
+    without = " and the MQLs without one" if named < len(groups) else ""
+    return folded(f"Every {group} ({named}){without}", shown)
 
 
 def _percent(value: float | str) -> str:

@@ -101,6 +101,11 @@ def in_months(stamps: pd.Series, first: pd.Period, last: pd.Period | None = None
 
 
 
+def no_value(column: str) -> str:
+    """How a lead without a value in ``column`` is grouped and shown: ``(no rep)``, ``(no campaign)``."""
+    return f"(no {column})"
+
+
 def _or(history: pd.DataFrame | None, leads: pd.DataFrame) -> pd.DataFrame:
     """The whole history where a caller passed it beside a window of it, else the leads themselves."""
     return leads if history is None else history
@@ -287,7 +292,7 @@ def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: 
 
     result = {"follow_up_hours": follow_up_hours, "group_by": by, **summary(mqls), "groups": []}
     if by is not None:
-        groups = mqls[by].astype("string").fillna(f"(no {by})")
+        groups = mqls[by].astype("string").fillna(no_value(by))
         by_group = sorted(mqls.groupby(groups, sort=False), key=lambda kv: str(kv[0]))
         result["groups"] = [{"group": str(name), **summary(frame)} for name, frame in by_group]
     return result
@@ -509,16 +514,16 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
     period = month_period(month)
     mql_at = _column(leads, "mql_at")
     before = leads[(mql_at >= (period - history_months).start_time) & (mql_at < period.start_time)]
-    past_names = before[by].astype("string").fillna(f"(no {by})")
+    past_names = before[by].astype("string").fillna(no_value(by))
     whole = _or(history, leads)
-    all_names = whole[by].astype("string").fillna(f"(no {by})")
+    all_names = whole[by].astype("string").fillna(no_value(by))
     first_mql = _column(whole, "mql_at").groupby(all_names).min()
     new_since = (period - (NEW_CHANNEL_MONTHS - 1)).start_time
     past_accepted = _column(before, "sal_at").notna()
     mqls = mqls_of_month(leads, month)
     if scores is not None and "score" in scores.columns:
         mqls = mqls.merge(scores[["lead_id", "score"]], on="lead_id", how="left", validate="one_to_one")
-    names = mqls[by].astype("string").fillna(f"(no {by})")
+    names = mqls[by].astype("string").fillna(no_value(by))
     accepted = _column(mqls, "sal_at").notna()
     won = _is_won(mqls)
     closed = mqls["outcome"].astype("string").isin(["won", "lost"]).fillna(False).astype(bool)
