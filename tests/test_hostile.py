@@ -220,6 +220,7 @@ def test_a_month_left_aside_by_a_killed_swap_is_recovered_by_the_next_run(render
 @pytest.mark.slow
 def test_a_second_render_waits_for_the_first_and_says_so(rendered: Path) -> None:
     import fcntl
+    import select
     import subprocess
     import sys
     import time
@@ -238,11 +239,20 @@ def test_a_second_render_waits_for_the_first_and_says_so(rendered: Path) -> None
         held.write("2026-09 is being rendered by process 4242\n")
         held.flush()
         second = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-        time.sleep(3)
+        # Until it says it waits (its imports alone can take seconds on a busy machine), not a fixed sleep.
+        said, deadline = [], time.monotonic() + 120
+        while time.monotonic() < deadline and not any("waiting for it to finish" in line for line in said):
+            if select.select([second.stderr], [], [], 1)[0]:
+                line = second.stderr.readline()
+                if not line:
+                    break
+                said.append(line)
+        time.sleep(1)
         assert second.poll() is None  # waiting, not deleting the first run's files
         held.truncate(0)
         fcntl.flock(held, fcntl.LOCK_UN)
-    _, stderr = second.communicate(timeout=300)
+    _, rest = second.communicate(timeout=300)
+    stderr = "".join(said) + rest
     assert second.returncode == 0, stderr
     assert "2026-09 is being rendered by process 4242: waiting for it to finish" in stderr
 

@@ -580,27 +580,30 @@ SPEED_CHART_MAX_BARS = 20
 medians (276 bars of reps are neither readable nor quick to draw) and the table folded."""
 
 
+def _named_groups(speed: dict) -> pd.DataFrame:
+    """The teams or reps of a speed-to-lead section, without the MQLs that have none (not a rep)."""
+    groups = pd.DataFrame(speed["groups"])
+    return groups[groups["group"] != no_value(speed["group_by"])]
+
+
 def speed_chart(speed: dict):
     """Speed-to-lead by group against the agreed follow-up: a bar per group, or, for many groups, how many
     groups took how long (a histogram of their median hours). Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    groups = pd.DataFrame(speed["groups"])
-    agreed = speed["follow_up_hours"]
+    group, agreed = speed["group_by"], speed["follow_up_hours"]
     fig, ax = plt.subplots()
-    if len(groups) <= SPEED_CHART_MAX_BARS:
-        sns.barplot(data=groups, y="group", x="median_hours", color="seagreen", ax=ax)
-        ax.set(xlabel="median hours to first touch", ylabel="", title=f"Speed to lead by {speed['group_by']}")
+    if len(speed["groups"]) <= SPEED_CHART_MAX_BARS:
+        sns.barplot(data=pd.DataFrame(speed["groups"]), y="group", x="median_hours", color="seagreen", ax=ax)
+        ax.set(xlabel="median hours to first touch", ylabel="", title=f"Speed to lead by {group}")
     else:
-        group = speed["group_by"]
-        # MQLs without an owner are not a rep: counted in the table, not among the reps
-        named = groups[groups["group"] != no_value(group)]
+        named = _named_groups(speed)
         medians = pd.to_numeric(named["median_hours"], errors="coerce").dropna()
-        slower = int((medians > agreed).sum())
         sns.histplot(medians, bins=30, color="seagreen", ax=ax)
         ax.set(xlabel=f"median hours to first touch (one per {group})", ylabel=f"{group}s",
-               title=f"{slower} of {len(named)} {group}s slower than the agreed {agreed:g} hours")
+               title=f"{int((medians > agreed).sum())} of {len(named)} {group}s slower than the agreed "
+                     f"{agreed:g} hours")
     ax.axvline(agreed, color="grey", ls="--", label=f"agreed: {agreed:g} hours")
     ax.legend()
     return fig
@@ -608,14 +611,13 @@ def speed_chart(speed: dict):
 
 def speed_table(speed: dict) -> str:
     """The groups' speed-to-lead as an HTML table, folded under one line when there are many."""
-    groups = pd.DataFrame(speed["groups"])
-    shown = table(groups, {"group": speed["group_by"].title(), "mqls": "MQLs", "median_hours": "Median hours",
-                           "share_within": "Touched in time"}, percent=("share_within",))
-    if len(groups) <= SPEED_CHART_MAX_BARS:
-        return shown.to_html()
     group = speed["group_by"]
-    named = int((groups["group"] != no_value(group)).sum())
-    without = " and the MQLs without one" if named < len(groups) else ""
+    shown = table(speed["groups"], {"group": group.title(), "mqls": "MQLs", "median_hours": "Median hours",
+                                    "share_within": "Touched in time"}, percent=("share_within",))
+    if len(speed["groups"]) <= SPEED_CHART_MAX_BARS:
+        return shown.to_html()
+    named = len(_named_groups(speed))
+    without = " and the MQLs without one" if named < len(speed["groups"]) else ""
     return folded(f"Every {group} ({named}){without}", shown)
 
 
