@@ -232,10 +232,14 @@ def agreement_verify(config_path: Path | None) -> None:
 @user_errors
 def report(config_path: Path | None, month: str | None, all_missing: bool, skip_existing: bool) -> None:
     """Render the monthly review against the agreement in force."""
-    from alignment.review import report as report_module
+    from alignment.notebook import REVIEW_NOTEBOOK, warm_kernel
 
-    ok = report_module.run_report(config_path=config_path, month=month, all_missing=all_missing,
-                                  skip_existing=skip_existing)
+    # The kernel starts and imports what the review needs on the second core while this process loads.
+    with warm_kernel(REVIEW_NOTEBOOK) as warm:
+        from alignment.review import report as report_module
+
+        ok = report_module.run_report(config_path=config_path, month=month, all_missing=all_missing,
+                                      skip_existing=skip_existing, warm=warm)
     sys.exit(0 if ok else EXIT_USER_ERROR)
 
 

@@ -40,6 +40,9 @@ def _import_nbformat() -> Any:
 nbformat = _import_nbformat()
 
 KERNEL = "alignment"
+REVIEW_NOTEBOOK = "03_monthly_review.ipynb"
+"""The monthly review's notebook (``alignment report`` renders it; its kernel starts before the review
+module is even imported)."""
 MAX_HTML_BYTES = 5 * 1024 * 1024
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 """The repository's notebooks (``notebooks/`` beside the package)."""
@@ -70,6 +73,128 @@ def prefetch_modules(names: tuple[str, ...]) -> threading.Thread:
     return thread
 
 
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+"""The kernel's start-up notices (TCP without encryption) are nothing a person or a scheduler needs to read."""
+
+
+class Kernel:
+    """A kernel started ahead of the notebook it will run, importing what the notebook will import.
+
+    Starting a kernel and importing pandas, matplotlib and the workbook takes seconds in which the caller
+    has its own loading to do: started first, the kernel does both on the second core while the caller
+    works, and papermill then runs the notebook in it (:func:`execute` with ``warm=``). The warm-up runs
+    silently, outside the history and in a function's scope: the notebook's own import cell runs as
+    written (its modules already loaded), its names are bound by it alone, and its cells are numbered from 1
+    as in a fresh kernel.
+
+    Parameters
+    ----------
+    warm_up : str
+        Code to run while the caller works (:func:`notebook_imports`); what fails in it is left to the
+        notebook's own cells to report.
+    name : str
+        Jupyter kernel name.
+    """
+
+    def __init__(self, warm_up: str = "", name: str = KERNEL) -> None:
+        self.warm_up = warm_up
+        self.name = name
+        self.manager_: Any = None
+        self._client: Any = None
+
+    def start(self) -> Kernel:
+        """Start the kernel process and send it the warm-up; returns at once (self).
+
+        Raises
+        ------
+        ReportError
+            The kernel is not registered or does not start.
+        """
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        # The asynchronous manager is the kind nbclient (under papermill) drives; run_sync runs it on this
+        # thread's event loop, the one nbclient runs on too.
+        manager = AsyncKernelManager(kernel_name=self.name)
+        try:
+            run_sync(manager.start_kernel)(extra_arguments=KERNEL_ARGUMENTS)
+        except Exception as exc:  # noqa: BLE001 - no such kernel, a spec that does not start: one line
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            raise ReportError(f"could not start the '{self.name}' kernel: {type(exc).__name__}: "
+                              f"{message[:300]}", hint="is the kernel registered? (make install)") from None
+        self.manager_ = manager
+        # A blocking client sends at once, with no event loop running; it stays open until shutdown so that
+        # nothing it sent is dropped.
+        self._client = BlockingKernelClient()
+        self._client.load_connection_info(manager.get_connection_info())
+        self._client.start_channels()
+        if self.warm_up:
+            self.run_silently(self.warm_up)
+        return self
+
+    def run_silently(self, code: str) -> None:
+        """Queue ``code`` in the kernel, before anything sent later, without output or history."""
+        self._client.execute(code, silent=True, store_history=False)
+
+    def chdir(self, folder: str | Path) -> None:
+        """Make ``folder`` the kernel's working folder (papermill's ``cwd`` for a kernel already running)."""
+        self.run_silently(f"__import__('os').chdir({str(Path(folder).resolve())!r})")
+
+    def shutdown(self) -> None:
+        """Stop the kernel and its client; safe to call twice."""
+        from jupyter_core.utils import run_sync
+
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
+        if self.manager_ is not None:
+            with contextlib.suppress(Exception):  # already gone: nothing left to stop
+                run_sync(self.manager_.shutdown_kernel)(now=True)
+            self.manager_ = None
+
+    def __enter__(self) -> Kernel:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+
+def notebook_imports(path: str | Path) -> str:
+    """The import statements of a notebook's code cells, as one function that runs them (a kernel's
+    warm-up: the modules load, no name is bound). Cells that are not plain Python (magics) are skipped."""
+    import ast
+
+    statements = []
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        statements += [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    if not statements:
+        return ""
+    body = "".join(f"    try:\n        {line}\n    except Exception:\n        pass\n" for line in statements)
+    return f"def _alignment_warm_up():\n{body}\n_alignment_warm_up()\ndel _alignment_warm_up\n"
+
+
+@contextlib.contextmanager
+def warm_kernel(name: str):
+    """A :class:`Kernel` warming up for the repository notebook ``name``, shut down on leaving; None when it
+    cannot start (papermill's own start then says why, after the caller's checks)."""
+    try:
+        kernel = Kernel(notebook_imports(notebook_path(name))).start()
+    except ReportError:
+        kernel = None
+    try:
+        yield kernel
+    finally:
+        if kernel is not None:
+            kernel.shutdown()
+
+
 def notebook_path(name: str) -> Path:
     """The path of a repository notebook, e.g. ``notebook_path("03_monthly_review.ipynb")``.
 
@@ -86,7 +211,7 @@ def notebook_path(name: str) -> Path:
 
 def execute(template: str | Path, output: str | Path, parameters: Mapping[str, Any], *,
             cwd: str | Path | None = None, progress: bool = True, kernel: str = KERNEL,
-            start_timeout: int = 120) -> nbformat.NotebookNode:
+            start_timeout: int = 120, warm: Kernel | None = None) -> nbformat.NotebookNode:
     """Execute ``template`` with ``parameters`` through papermill and save it to ``output``.
 
     Parameters
@@ -105,6 +230,9 @@ def execute(template: str | Path, output: str | Path, parameters: Mapping[str, A
         Jupyter kernel name (the venv registers ``alignment``).
     start_timeout : int
         Seconds to wait for the kernel to start (the machine may be busy).
+    warm : Kernel, optional
+        A kernel already started (:class:`Kernel`): the notebook runs in it, in ``cwd``; the caller shuts it
+        down. Default: papermill starts a kernel of its own.
 
     Returns
     -------
@@ -122,14 +250,17 @@ def execute(template: str | Path, output: str | Path, parameters: Mapping[str, A
     template = Path(template)
     if not template.is_file():
         raise ReportError("notebook not found", file=str(template))
+    started = {}
+    if warm is not None:
+        if cwd:
+            warm.chdir(cwd)
+        started = {"km": warm.manager_}
+        kernel = warm.name
     try:
         return papermill.execute_notebook(str(template), str(output), parameters=dict(parameters),
                                           kernel_name=kernel, progress_bar=progress and sys.stderr.isatty(),
-                                          # the kernel's start-up notices (TCP without encryption) are
-                                          # nothing a person or a scheduler needs to read
-                                          extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                                          cwd=str(cwd) if cwd else None,
-                                          start_timeout=start_timeout)
+                                          extra_arguments=KERNEL_ARGUMENTS, cwd=str(cwd) if cwd else None,
+                                          start_timeout=start_timeout, **started)
     except PapermillExecutionError as exc:
         first_line = next((line.strip() for line in exc.source.splitlines()
                            if line.strip() and not line.lstrip().startswith("#")), "")

@@ -32,9 +32,9 @@ import pandas as pd
 from alignment import review
 from alignment.exceptions import AlignmentError, ReportError
 from alignment.files import writable_folder
+from alignment.notebook import REVIEW_NOTEBOOK as TEMPLATE
 from alignment.review.sections import in_months, no_value
 
-TEMPLATE = "03_monthly_review.ipynb"
 FILES = ("review.html", "review.ipynb", "metrics.json", "summary.md", "review.pdf")
 REPORTS_MARKER = ".alignment-reports"
 """The file that marks a reports folder as alignment's own (written when the folder is made or adopted)."""
@@ -655,12 +655,13 @@ def channel_table(rows: list[dict], channel: str):
 
 def render_month(config: Any, month: str | None, *, model_dir: str | Path | None = None,
                  agreement_version: str | int | None = None, progress: bool = True,
-                 template: str | Path | None = None) -> Path:
+                 template: str | Path | None = None, warm: Any = None) -> Path:
     """Render one month into ``<reports>/YYYY-MM/`` through a temporary sibling folder.
 
     The previous render of the month stays in place until the new one is complete. With ``month`` None the
     notebook reviews the last full month of the data it loads, and the folder is named after the month its
-    ``metrics.json`` reports: choosing the month needs no load of the workspace outside the kernel.
+    ``metrics.json`` reports: choosing the month needs no load of the workspace outside the kernel. ``warm``
+    is a kernel started ahead (:class:`alignment.notebook.Kernel`) to run the notebook in; default a new one.
 
     Returns
     -------
@@ -670,7 +671,8 @@ def render_month(config: Any, month: str | None, *, model_dir: str | Path | None
     reports = _reports_folder(config.reports_dir)
     with _render_lock(reports, month or LATEST):
         return _render_locked(config, reports, month, model_dir=model_dir,
-                              agreement_version=agreement_version, progress=progress, template=template)
+                              agreement_version=agreement_version, progress=progress, template=template,
+                              warm=warm)
 
 
 @contextlib.contextmanager
@@ -711,7 +713,8 @@ def _recover_all(reports: Path) -> None:
 
 
 def _render_locked(config: Any, reports: Path, month: str | None, *, model_dir: str | Path | None,
-                   agreement_version: str | int | None, progress: bool, template: str | Path | None) -> Path:
+                   agreement_version: str | int | None, progress: bool, template: str | Path | None,
+                   warm: Any) -> Path:
     from alignment.notebook import execute, notebook_path, prefetch_modules, to_html, write_atomic
 
     _recover(reports, month or LATEST)
@@ -730,7 +733,7 @@ def _render_locked(config: Any, reports: Path, month: str | None, *, model_dir: 
                       "agreement_version": None if agreement_version is None else str(agreement_version),
                       "metrics_path": str(work / "metrics.json")}
         executed = execute(template or notebook_path(TEMPLATE), work / "review.ipynb", parameters,
-                           cwd=work, progress=progress)
+                           cwd=work, progress=progress, warm=warm)
         if not (work / "metrics.json").is_file():
             raise ReportError("the notebook finished without writing metrics.json",
                               file=str(template or TEMPLATE))
@@ -998,7 +1001,7 @@ def _cell(value: Any, fmt: str) -> str:
 def run_report(config_path: str | Path | None, month: str | None = None, all_missing: bool = False,
                skip_existing: bool = False, *, model_dir: str | Path | None = None,
                agreement_version: str | int | None = None, progress: bool = True,
-               template: str | Path | None = None) -> bool:
+               template: str | Path | None = None, warm: Any = None) -> bool:
     """Render the monthly review(s) and rebuild the index (the ``alignment report`` command).
 
     Parameters
@@ -1017,6 +1020,9 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
         Show progress (months and notebook cells).
     template : str or Path, optional
         Another review notebook (tests use it to provoke failures).
+    warm : alignment.notebook.Kernel, optional
+        A kernel started ahead, warming up while this loads: the first month renders in it (a kernel runs
+        one notebook; the caller shuts it down).
 
     Returns
     -------
@@ -1071,7 +1077,8 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
         bar.set_postfix_str(current or "")
         try:
             target = render_month(config, current, model_dir=model_dir, agreement_version=agreement_version,
-                                  progress=progress and len(months) == 1, template=template)
+                                  progress=progress and len(months) == 1, template=template, warm=warm)
+            warm = None
         except AlignmentError as exc:
             if not all_missing:
                 raise
