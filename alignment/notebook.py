@@ -74,7 +74,7 @@ def prefetch_modules(names: tuple[str, ...]) -> threading.Thread:
 
 
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
-"""The kernel's start-up notices (TCP without encryption) are nothing a person or a scheduler needs to read."""
+"""The kernel's start-up notices (TCP without encryption) are nothing a person or a scheduler needs."""
 
 
 class Kernel:
@@ -173,7 +173,8 @@ def notebook_imports(path: str | Path) -> str:
             tree = ast.parse(cell.source)
         except SyntaxError:
             continue
-        statements += [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+        statements += [ast.unparse(node) for node in tree.body
+                       if isinstance(node, ast.Import | ast.ImportFrom)]
     if not statements:
         return ""
     body = "".join(f"    try:\n        {line}\n    except Exception:\n        pass\n" for line in statements)

@@ -48,6 +48,44 @@ def test_a_failing_cell_is_named_in_one_line(tmp_path):
     assert "cell 3" in line and "KeyError" in line and "missing_key" in line and "tiny.ipynb" in line
 
 
+@pytest.mark.slow
+def test_a_warm_kernel_runs_the_notebook_as_a_fresh_one_would(tmp_path):
+    # The warm-up imports the notebook's modules but binds none of its names and leaves its numbering alone.
+    body = ("import sys\n"
+            "seen = sorted(n for n in ('colorsys', 'Path', '_alignment_warm_up') if n in globals())\n"
+            "print('seen', seen, 'loaded', 'colorsys' in sys.modules)\n"
+            "import colorsys\nfrom pathlib import Path\nPath('written.txt').write_text(str(value))")
+    template = _tiny_notebook(tmp_path / "tiny.ipynb", body)
+    warm_up = notebook.notebook_imports(template)
+    assert "import colorsys" in warm_up and "from pathlib import Path" in warm_up
+    work = tmp_path / "work"
+    work.mkdir()
+    with notebook.Kernel(warm_up) as kernel:
+        executed = notebook.execute(template, tmp_path / "out.ipynb", {"value": 5}, cwd=work,
+                                    progress=False, warm=kernel)
+    assert kernel.manager_ is None  # shut down on leaving
+    code = [cell for cell in executed.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == [1, 2, 3]
+    printed = "".join(output.get("text", "") for output in code[-1].outputs)
+    assert "seen [] loaded True" in printed
+    assert (work / "written.txt").read_text() == "5"  # the kernel ran in cwd
+
+
+def test_notebook_imports_skip_what_is_not_python(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%matplotlib inline\nimport os"), nbformat.v4.new_markdown_cell(
+        "import nothing"), nbformat.v4.new_code_cell("import json as j\nx = 1")]
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    code = notebook.notebook_imports(tmp_path / "n.ipynb")
+    assert "import json as j" in code and "import os" not in code and "nothing" not in code
+    namespace: dict = {}
+    exec(code, namespace)  # runs, and binds nothing but the builtins
+    assert set(namespace) == {"__builtins__"}
+    empty = nbformat.v4.new_notebook()
+    nbformat.write(empty, tmp_path / "e.ipynb")
+    assert notebook.notebook_imports(tmp_path / "e.ipynb") == ""
+
+
 def test_notebook_helpers_refuse_bad_input(tmp_path):
     with pytest.raises(ReportError, match="not found"):
         notebook.execute(tmp_path / "absent.ipynb", tmp_path / "out.ipynb", {})
