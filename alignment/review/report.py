@@ -1075,10 +1075,10 @@ def run_report(config_path: str | Path | None, month: str | None = None, all_mis
                disable=None if progress and len(months) > 1 else True)
     for current in bar:
         bar.set_postfix_str(current or "")
+        kernel, warm = warm, None  # a kernel runs one notebook, even one that failed
         try:
             target = render_month(config, current, model_dir=model_dir, agreement_version=agreement_version,
-                                  progress=progress and len(months) == 1, template=template, warm=warm)
-            warm = None
+                                  progress=progress and len(months) == 1, template=template, warm=kernel)
         except AlignmentError as exc:
             if not all_missing:
                 raise
