@@ -131,21 +131,31 @@ def _merge(edges: list, n: list, wins: list, i: int) -> None:
     edges.pop(i)
 
 
-def _numeric_bands(values: np.ndarray, y: np.ndarray, max_bins: int, min_count: int,
+def _band_counts(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Rows per band (band ``i`` = ``[edges[i-1], edges[i])``) of sorted values: a search per edge, not
+    per value."""
+    return np.diff(np.searchsorted(ordered, edges, side="left"), prepend=0, append=ordered.size)
+
+
+def _numeric_bands(ordered: np.ndarray, ordered_won: np.ndarray, max_bins: int, min_count: int,
                    monotone: str) -> np.ndarray:
-    """Quantile edges, small and empty bands merged, monotone violators pooled."""
-    lowest = values.min()
-    at_lowest = values == lowest
-    if at_lowest.mean() > 1 / max_bins and not at_lowest.all():
+    """Quantile edges, small and empty bands merged, monotone violators pooled.
+
+    ``ordered`` holds the training values sorted, ``ordered_won`` those of the won leads (sorted too):
+    every count below is a search in them, so the values are sorted once per attribute.
+    """
+    lowest = ordered[0]
+    at_lowest = int(np.searchsorted(ordered, lowest, side="right"))
+    if at_lowest / ordered.size > 1 / max_bins and at_lowest < ordered.size:
         # A heap at the minimum (no events: a count of 0) gets a band of its own, and the quantiles
         # of the rest cut the others, so a rare but telling action (a demo request) is not swallowed.
-        rest = values[~at_lowest]
-        edges = list(np.unique([rest.min(), *np.quantile(rest, np.linspace(0, 1, max_bins)[1:-1])]))
+        rest = ordered[at_lowest:]
+        edges = list(np.unique([rest[0], *np.quantile(rest, np.linspace(0, 1, max_bins)[1:-1])]))
     else:
-        edges = list(np.unique(np.quantile(values, np.linspace(0, 1, max_bins + 1)[1:-1])))
-    codes = np.searchsorted(np.asarray(edges), values, side="right")
-    n = list(np.bincount(codes, minlength=len(edges) + 1).astype(float))
-    wins = list(np.bincount(codes, weights=y, minlength=len(edges) + 1))
+        edges = list(np.unique(np.quantile(ordered, np.linspace(0, 1, max_bins + 1)[1:-1])))
+    # Counts of rows are exact in floats: the same numbers a bincount of the band codes gives.
+    n = list(_band_counts(ordered, np.asarray(edges)).astype(float))
+    wins = list(_band_counts(ordered_won, np.asarray(edges)).astype(float))
     while len(n) > 1 and min(n) < min_count:
         i = int(np.argmin(n))
         if i == len(n) - 1 or (i > 0 and n[i - 1] < n[i + 1]):
@@ -161,18 +171,25 @@ def _numeric_bands(values: np.ndarray, y: np.ndarray, max_bins: int, min_count: 
                     _merge(edges, n, wins, i)
                     changed = True
                     break
-    return _edges_between(np.asarray(edges, dtype=float), values)
+    return _edges_between(np.asarray(edges, dtype=float), _distinct(ordered))
 
 
-def _edges_between(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _distinct(ordered: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array (``np.unique`` without its sort)."""
+    if ordered.size == 0:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def _edges_between(edges: np.ndarray, distinct: np.ndarray) -> np.ndarray:
     """Each edge that sits on a fractional training value moved just below it, into the gap to the next
     value down, written with the fewest significant digits that stay in the top tenth of that gap.
 
     The training leads keep their bands and none sits on such an edge: a feature that differs in its last
     digit (another engine's ``pow``, another order of summation) cannot move a lead across one, so the scale
     gives the same points in DuckDB, Spark or the warehouse's SQL. Whole numbers are exact everywhere and
-    keep their edges (``4`` stays ``4``, so "4–6 active days" reads as before)."""
-    distinct = np.unique(values)
+    keep their edges (``4`` stays ``4``, so "4–6 active days" reads as before). ``distinct``: the training
+    values, distinct and sorted."""
     moved = []
     for edge in edges:
         above = int(np.searchsorted(distinct, edge, side="left"))  # the first training value ≥ edge
@@ -195,16 +212,18 @@ def _short_number_below(low: float, high: float) -> float:
     return low + (high - low) / 2
 
 
-def _numeric_labels(edges: np.ndarray, values: np.ndarray) -> tuple[list, list, list]:
-    """Readable band names; a band that holds a single training value is named by that value."""
+def _numeric_labels(edges: np.ndarray, ordered: np.ndarray) -> tuple[list, list, list]:
+    """Readable band names; a band that holds a single training value is named by that value.
+    ``ordered``: the training values, sorted."""
     labels, low, high = [], [], []
     bounds = [-np.inf, *edges, np.inf]
-    integer_valued = bool(values.size) and bool(np.all(np.mod(values, 1) == 0))
-    codes = np.searchsorted(edges, values, side="right")
-    # Each band's lowest and highest training value, in one pass over the values.
+    integer_valued = bool(ordered.size) and bool(np.all(np.mod(_distinct(ordered), 1) == 0))
+    # Each band's lowest and highest training value: its first and last row in the sorted values.
+    ends = np.searchsorted(ordered, edges, side="left")
+    starts, stops = np.concatenate(([0], ends)), np.concatenate((ends, [ordered.size]))
+    filled = stops > starts
     smallest, largest = np.full(len(bounds) - 1, np.inf), np.full(len(bounds) - 1, -np.inf)
-    np.minimum.at(smallest, codes, values)
-    np.maximum.at(largest, codes, values)
+    smallest[filled], largest[filled] = ordered[starts[filled]], ordered[stops[filled] - 1]
     for band, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
         low.append(float(lo) if np.isfinite(lo) else np.nan)
         high.append(float(hi) if np.isfinite(hi) else np.nan)
@@ -463,10 +482,12 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
                 attr.kind = "numeric"
                 numbers = values.to_numpy(dtype=float, na_value=np.nan)
                 seen = ~np.isnan(numbers)
+                ordered = np.sort(numbers[seen])
                 if seen.any():
-                    attr.edges = _numeric_bands(numbers[seen], y[seen], self.max_bins, min_count,
+                    ordered_won = np.sort(numbers[seen & (y == 1)])
+                    attr.edges = _numeric_bands(ordered, ordered_won, self.max_bins, min_count,
                                                 attr.monotone)
-                labels, low, high = _numeric_labels(attr.edges, numbers[seen])
+                labels, low, high = _numeric_labels(attr.edges, ordered)
                 attr.labels, attr.low, attr.high = labels, low, high
             else:
                 counts = value_counts_as_text(values)
