@@ -307,3 +307,17 @@ def test_points_intervals_cover_the_true_points(true_points, rows, boot_max_rows
             held, bands = held + int(inside.sum()), bands + int(trained.sum())
     assert bands == 25 * sum(len(effects) for effects in COVERAGE_EFFECTS.values())
     assert 0.88 <= held / bands <= 0.99, f"{held / bands:.3f} of the bands' true points inside their interval"
+
+
+def test_band_counts_from_sorted_values_match_the_band_codes():
+    # Whole numbers with many ties land exactly on the edges: each must go to the band it starts.
+    from alignment.scorecard import _band_counts, _numeric_labels
+
+    values = np.random.default_rng(3).poisson(2.0, size=5000).astype(float)
+    edges = np.array([1.0, 2.0, 4.0, 7.0])
+    codes = np.searchsorted(edges, values, side="right")
+    ordered = np.sort(values)
+    assert _band_counts(ordered, edges).tolist() == np.bincount(codes, minlength=edges.size + 1).tolist()
+    labels, _, _ = _numeric_labels(edges, ordered)
+    assert values.max() > 7
+    assert labels == ["0", "1", "2–3", "4–6", "≥ 7"]
