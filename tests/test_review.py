@@ -562,3 +562,16 @@ def test_the_review_scores_at_the_same_moment_as_the_fit_when_the_export_has_no_
     leads = canonical([dict(lead_id="a", created_at="2025-03-02", outcome="open")]).drop(columns=["mql_at"])
     at = review.scoring_moment(leads, "mql", days_after_created=3)
     assert at.iloc[0] == pd.Timestamp("2025-03-05")
+
+
+@pytest.mark.parametrize("side", ["leads", "scores"])
+def test_scores_join_refuses_a_lead_on_two_rows(side):
+    from alignment.review.sections import join_scores
+
+    leads = pd.DataFrame({"lead_id": ["a", "b", "c"], "outcome": ["won", "lost", "open"]})
+    scores = pd.DataFrame({"lead_id": ["a", "b", "c"], "score": [10, 20, 30]})
+    assert join_scores(leads, scores, ["score"])["score"].tolist() == [10, 20, 30]
+    doubled = {"leads": leads, "scores": scores}
+    doubled[side] = pd.concat([doubled[side], doubled[side].iloc[[1]]], ignore_index=True)
+    with pytest.raises(DataError, match=f"lead_id 'b' is on more than one row of the {side}"):
+        join_scores(doubled["leads"], doubled["scores"], ["score"])

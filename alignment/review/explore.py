@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from alignment.exceptions import DataError
-from alignment.review.sections import _column, _is_won, _rate
+from alignment.review.sections import _column, _is_won, _rate, join_scores
 
 
 def segment_quality(leads: pd.DataFrame, by: str, scores: pd.DataFrame | None = None) -> list[dict]:
@@ -25,7 +25,7 @@ def segment_quality(leads: pd.DataFrame, by: str, scores: pd.DataFrame | None = 
         raise DataError(f"no column '{by}' in the leads", column=by)
     frame = leads
     if scores is not None and "score" in scores.columns:
-        frame = frame.merge(scores[["lead_id", "score"]], on="lead_id", how="left", validate="one_to_one")
+        frame = join_scores(frame, scores, ["score"], how="left")
     names = frame[by].astype("string").fillna(f"(no {by})")
     table = pd.DataFrame({
         "segment": names,
