@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +102,8 @@ def month_numbers(leads: pd.DataFrame, month: str | pd.Period, *, scores: pd.Dat
 
 
 def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Timestamp,
-                    scores: pd.DataFrame | None = None, baseline_scores: pd.Series | None = None,
+                    scores: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
+                    baseline_scores: pd.Series | None = None,
                     agreement: Any = None, service_levels: Mapping[str, float] | None = None,
                     horizon_days: int = ScoringConfig().horizon_days, moment: str = ScoringConfig().moment,
                     days_after_created: int = 0,
@@ -119,9 +120,11 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
         The month under review, ``YYYY-MM``.
     as_of : Timestamp
         The export date: decides which cohorts are mature.
-    scores : DataFrame, optional
+    scores : DataFrame or callable, optional
         ``lead_id, score, probability[, grade]`` for (at least) the leads scored in the month and the trend
-        window. Without scores, the score sections are left empty.
+        window. Without scores, the score sections are left empty. A callable returning them (a future's
+        ``result``) is called once the sections that need no score are done, so the window can be scored
+        on another thread meanwhile.
     baseline_scores : Series, optional
         The model's validation-window scores (the drift baseline).
     agreement : Agreement or mapping, optional
@@ -161,8 +164,11 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     leads = _review_window(history, period, max(trend_months, CHANNEL_HISTORY_MONTHS), moment,
                            days_after_created)
     terms = _Terms.read(agreement, service_levels)
+    metrics = _sections(leads, period, as_of, terms, missing, agreement_record, history)
+    if callable(scores):  # the caller scores the window on another thread while the sections above run
+        scores = scores()
+    metrics.update(_channel_sections(leads, period, missing, scores, history))
     cohorts = _cohorts(leads, scores, period, trend_months, moment, days_after_created)
-    metrics = _sections(leads, period, as_of, terms, missing, scores, agreement_record, history)
     metrics["model_version"] = model_version
     if scores is not None:
         _score_sections(metrics, history, cohorts[period], period, as_of=as_of, terms=terms,
@@ -255,10 +261,11 @@ def _review_window(leads: pd.DataFrame, period: pd.Period, months_before: int, m
 
 
 def _sections(leads: pd.DataFrame, period: pd.Period, as_of: pd.Timestamp, terms: _Terms,
-              missing: Mapping[str, tuple[str, ...]], scores: pd.DataFrame | None,
-              agreement_record: Mapping[str, Any] | None, history: pd.DataFrame) -> dict[str, Any]:
-    """The sections every export can have (the score sections are filled by :func:`_score_sections`);
-    ``leads`` is the month's :func:`_review_window` of ``history``."""
+              missing: Mapping[str, tuple[str, ...]], agreement_record: Mapping[str, Any] | None,
+              history: pd.DataFrame) -> dict[str, Any]:
+    """The sections every export can have that need no score (the channels are filled by
+    :func:`_channel_sections`, the score sections by :func:`_score_sections`); ``leads`` is the month's
+    :func:`_review_window` of ``history``."""
     return {
         "month": str(period),
         "as_of": str(as_of),
@@ -272,15 +279,20 @@ def _sections(leads: pd.DataFrame, period: pd.Period, as_of: pd.Timestamp, terms
                                                                       terms.levels.get("accept_within_days")),
         "speed_to_lead": None if "speed_to_lead" in missing
         else _speed_by_group(leads, period, terms.follow_up, as_of, history),
-        # every MQL of the month with its score, also one scored in an earlier month (then handed over)
-        **{f"{channel}_quality": [] if f"{channel}_quality" in missing
-           else channel_quality(leads, period, channel, scores, history=history)
-           for channel in ("campaign", "source")},
         "hygiene": crm_hygiene(leads, period),
         "calibration": None,
         "drift": None,
         "early_acceptance": None,
     }
+
+
+def _channel_sections(leads: pd.DataFrame, period: pd.Period, missing: Mapping[str, tuple[str, ...]],
+                      scores: pd.DataFrame | None, history: pd.DataFrame) -> dict[str, list]:
+    """Campaign and source quality: every MQL of the month with its score, also one scored in an earlier
+    month (then handed over)."""
+    return {f"{channel}_quality": [] if f"{channel}_quality" in missing
+            else channel_quality(leads, period, channel, scores, history=history)
+            for channel in ("campaign", "source")}
 
 
 def _score_sections(metrics: dict, leads: pd.DataFrame, cohort: pd.DataFrame, period: pd.Period, *,

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,17 +215,21 @@ def review_month(config_path: str | Path | None, month: str | None = None,
     # The moment and horizon the scale was fitted with (notebook 01 may override the config's): its
     # probabilities are wins within that horizon of that moment.
     scoring = model.config.scoring
-    scores = _score_window(workspace, model, period - trend_months, period)
     baseline = model.validation["score"] if model.validation is not None else None
     windows = (model.card.get("split") or {}).get("windows") or {}
     fitted = [pd.Timestamp(w["to"]) for name, w in windows.items() if name != "validation" and w.get("to")]
-    metrics = review.monthly_metrics(
-        workspace.leads, period, as_of=workspace.as_of, scores=scores, baseline_scores=baseline,
-        agreement=agreement, service_levels=config.service_levels.model_dump(),
-        horizon_days=scoring.horizon_days, moment=scoring.moment,
-        days_after_created=scoring.days_after_created, trend_months=trend_months,
-        model_version=model.version, fitted_until=max(fitted) if fitted else None,
-        validation=model.validation, agreement_record=agreement_record)
+    # The engine aggregates the window's events on its own threads while pandas computes the sections that
+    # need no score (the review only reads the leads: both threads may).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_score_window, workspace, model, period - trend_months, period)
+        metrics = review.monthly_metrics(
+            workspace.leads, period, as_of=workspace.as_of, scores=pending.result, baseline_scores=baseline,
+            agreement=agreement, service_levels=config.service_levels.model_dump(),
+            horizon_days=scoring.horizon_days, moment=scoring.moment,
+            days_after_created=scoring.days_after_created, trend_months=trend_months,
+            model_version=model.version, fitted_until=max(fitted) if fitted else None,
+            validation=model.validation, agreement_record=agreement_record)
+        scores = pending.result()
     cohort = review.scored_cohort(workspace.leads, scores, period, moment=scoring.moment,
                                   days_after_created=scoring.days_after_created)
     shown = [c for c in ("score", "probability", "grade", "campaign", "source", "outcome") if c in cohort]
