@@ -8,6 +8,7 @@ stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 from pathlib import Path
 
@@ -244,7 +245,13 @@ def report(config_path: Path | None, month: str | None, all_missing: bool, skip_
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    finally:
+        # What is written is written and closed by now: the interpreter's last garbage collection would only
+        # walk every object of pandas, scikit-learn and matplotlib (half a second) to free what the process
+        # gives back on exit anyway.
+        gc.freeze()
 
 
 if __name__ == "__main__":
