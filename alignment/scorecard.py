@@ -237,19 +237,28 @@ def _numeric_labels(edges: np.ndarray, ordered: np.ndarray) -> tuple[list, list,
     return labels, low, high
 
 
-def _woe(codes: np.ndarray, y: np.ndarray, n_bands: int, weights: np.ndarray | None = None) -> np.ndarray:
+def _woe(codes: np.ndarray, y: np.ndarray, n_bands: int) -> np.ndarray:
     """Smoothed weight of evidence per band; 0 for a band without rows."""
-    return _woe_of_bands(codes, y, np.array([0, n_bands]), weights)
+    return _woe_of_bands(_outcome_codes(codes, y, 1), np.array([0, n_bands]))
 
 
-def _woe_of_bands(codes: np.ndarray, y: np.ndarray, offsets: np.ndarray,
+def _outcome_codes(codes: np.ndarray, y: np.ndarray, n_attributes: int) -> np.ndarray:
+    """Each row's band and outcome as one index, ``2 * band + won``: one count gives the wins and the
+    losses of every band (``codes`` holds each attribute's rows in turn, as :func:`_woe_of_bands` reads)."""
+    return 2 * codes + np.tile(y, n_attributes).astype(np.intp)
+
+
+def _woe_of_bands(outcome_codes: np.ndarray, offsets: np.ndarray,
                   weights: np.ndarray | None = None) -> np.ndarray:
-    """:func:`_woe` of several attributes at once: ``codes`` holds each attribute's rows in turn (band
-    codes shifted by the attribute's offset), attribute ``j`` owns bands ``offsets[j]:offsets[j + 1]``."""
+    """:func:`_woe` of several attributes at once, from :func:`_outcome_codes`: attribute ``j`` owns bands
+    ``offsets[j]:offsets[j + 1]``; ``weights`` (one per row) weigh the rows of every attribute alike.
+
+    Each band's wins add the same weights in the same order as a sum of ``weight * won`` over all its rows
+    (adding a loss's 0.0 changes no float), so the counts are those of two weighted counts, in one pass."""
     n_attributes = len(offsets) - 1
-    w = np.ones(y.size) if weights is None else weights
-    pos = np.bincount(codes, weights=np.tile(w * y, n_attributes), minlength=offsets[-1])
-    neg = np.bincount(codes, weights=np.tile(w * (1 - y), n_attributes), minlength=offsets[-1])
+    per_row = None if weights is None else np.tile(weights, n_attributes)
+    counts = np.bincount(outcome_codes, weights=per_row, minlength=2 * offsets[-1])
+    neg, pos = counts[0::2], counts[1::2]
     n_bands = np.diff(offsets)
     starts = offsets[:-1]
     total_pos = np.repeat([pos[a:b].sum() for a, b in zip(starts, offsets[1:], strict=True)], n_bands)
@@ -587,18 +596,18 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):
             rows = np.sort(rng.choice(y.size, size=self.boot_max_rows, replace=False))
         sub_y = y[rows]
         # Every attribute's bands in one flat table (attribute offset + band code), so a replicate's WoE of
-        # all attributes is two bincounts; each band sums the same rows in the same order as alone.
+        # all attributes is one bincount; each band sums the same rows in the same order as alone.
         n_bands = [self._bands[n].n_bands for n in self.attributes_]
         offsets = np.cumsum([0, *n_bands])
         flat_codes = np.column_stack([codes[n][rows] + offsets[j] for j, n in enumerate(self.attributes_)])
-        flat_attribute_major = flat_codes.T.ravel()
+        outcome_codes = _outcome_codes(flat_codes.T.ravel(), sub_y, len(self.attributes_))
         start = np.append(self.coef_, self.intercept_)
         penalty = np.append(np.full(self.coef_.size, 1.0 / self.C_), 0.0)  # the intercept is not penalized
         replicates = {n: [] for n in self.attributes_}
         for _ in tqdm(range(self.n_boot), desc="bootstrap points", disable=None if self.progress else True,
                       leave=False):
             weights = rng.poisson(1.0, size=sub_y.size).astype(float)
-            flat_woe = _woe_of_bands(flat_attribute_major, sub_y, offsets, weights)
+            flat_woe = _woe_of_bands(outcome_codes, offsets, weights)
             woe = {n: flat_woe[offsets[j]:offsets[j + 1]] for j, n in enumerate(self.attributes_)}
             design = np.column_stack([flat_woe[flat_codes], np.ones(sub_y.size)])
             step = _newton_step(design, sub_y, weights, start, penalty)
