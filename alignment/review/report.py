@@ -34,7 +34,7 @@ from alignment import review
 from alignment.exceptions import AlignmentError, ReportError
 from alignment.files import writable_folder
 from alignment.notebook import REVIEW_NOTEBOOK as TEMPLATE
-from alignment.review.sections import in_months, join_scores, no_value
+from alignment.review.sections import SCORE_COLUMNS, in_months, join_scores, no_value
 
 FILES = ("review.html", "review.ipynb", "metrics.json", "summary.md", "review.pdf")
 REPORTS_MARKER = ".alignment-reports"
@@ -305,9 +305,7 @@ def scored_window(config_path: str | Path | None, model_dir: str | Path | None =
     private = set(workspace.ignored) - {"lead_id"}
     private |= {c for c in leads.columns if any(h in c.lower() for h in PII_HINTS)}
     leads = leads.drop(columns=sorted(private & set(leads.columns)))
-    keep = [c for c in ("lead_id", "score", "probability", "grade", "fit_grade", "engagement_grade")
-            if c in scores.columns]
-    leads = join_scores(leads, scores, keep)
+    leads = join_scores(leads, scores, [c for c in SCORE_COLUMNS if c in scores.columns])
     latest = at[in_window].max()
     mature = bool(len(leads)) and bool(latest + pd.Timedelta(days=horizon) <= workspace.as_of)
     demographics = [c for c in config.families.demographics if c in leads.columns]

@@ -303,6 +303,10 @@ def scoring_moment(leads: pd.DataFrame, moment: str = "mql", days_after_created:
     return scoring_moments(leads, moment, days_after_created)[0]
 
 
+SCORE_COLUMNS = ("score", "probability", "grade", "fit_grade", "engagement_grade")
+"""What a scored lead carries from ``FittedModel.score`` into a review (those the scores hold)."""
+
+
 def join_scores(leads: pd.DataFrame, scores: pd.DataFrame, columns: Sequence[str], *,
                 how: str = "inner") -> pd.DataFrame:
     """``leads`` with the ``columns`` of ``scores`` joined on ``lead_id``, one score per lead.
@@ -333,9 +337,7 @@ def scored_cohort(leads: pd.DataFrame, scores: pd.DataFrame, month: str | pd.Per
     last = month_period(last_month) if last_month is not None else first
     in_month = in_months(at, first, last)
     cohort = leads[in_month].assign(scored_at=at[in_month])
-    keep = [c for c in ("lead_id", "score", "probability", "grade", "fit_grade", "engagement_grade")
-            if c in scores.columns]
-    return join_scores(cohort, scores, keep)
+    return join_scores(cohort, scores, [c for c in SCORE_COLUMNS if c in scores.columns])
 
 
 def band_labels(edges: Sequence[float]) -> list[str]:
