@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-REPEATS = 3
+REPEATS = 5
 """Timings per side, interleaved."""
 
 

@@ -321,3 +321,46 @@ def test_band_counts_from_sorted_values_match_the_band_codes():
     labels, _, _ = _numeric_labels(edges, ordered)
     assert values.max() > 7
     assert labels == ["0", "1", "2–3", "4–6", "≥ 7"]
+
+
+def test_a_value_on_an_edge_goes_to_the_band_the_edge_starts():
+    # Band codes count the edges at or below a value, as a search with side="right" does; missing and
+    # infinite values included.
+    from alignment.scorecard import _Attribute
+
+    attribute = _Attribute(name="visits", kind="numeric", family="interest", monotone="none",
+                           edges=np.array([1.0, 2.0, 4.0]), labels=["0", "1", "2–3", "≥ 4", MISSING_BAND])
+    values = pd.Series([0.0, 1.0, 1.5, 2.0, 3.999, 4.0, np.inf, -np.inf, np.nan])
+    assert attribute.band_codes(values).tolist() == [0, 1, 1, 2, 2, 3, 3, 0, 4]
+
+
+def _logistic_problem(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4)) * [1.0, 0.5, 2.0, 0.1]
+    logit = -1.5 + X @ [0.8, -0.4, 0.3, 2.0]
+    return X, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+def test_the_newton_fit_reaches_scikit_learns_optimum(C):
+    # The scale's own Newton solver against scikit-learn's, both solved far past their default tolerance,
+    # from a start far off (all weights 3): the same optimum.
+    from sklearn.linear_model import LogisticRegression
+
+    from alignment.scorecard import _design, _fit_logistic
+
+    X, y = _logistic_problem(5_001, seed=11)  # not a multiple of the Hessian's block of rows
+    penalty = np.append(np.full(X.shape[1], 1.0 / C), 0.0)
+    ours = _fit_logistic(_design(list(X.T)), y, penalty, start=np.full(X.shape[1] + 1, 3.0))
+    reference = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12, max_iter=500).fit(X, y)
+    np.testing.assert_allclose(ours, np.append(reference.coef_[0], reference.intercept_), atol=1e-7)
+
+
+def test_the_hessian_summed_by_blocks_is_the_whole_product():
+    from alignment.scorecard import CURVATURE_BLOCK_ROWS, _curvature
+
+    rng = np.random.default_rng(2)
+    design = rng.normal(size=(2 * CURVATURE_BLOCK_ROWS + 17, 5))
+    weights, penalty = rng.random(design.shape[0]), np.array([1.0, 2.0, 0.5, 0.0, 3.0])
+    expected = design.T @ (design * weights[:, None]) + np.diag(penalty)
+    np.testing.assert_allclose(_curvature(design, weights, penalty), expected, rtol=1e-12)
