@@ -33,6 +33,7 @@ a note. See ``docs/features.md``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -46,6 +47,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from alignment.config import FAMILIES, Config
 from alignment.exceptions import ModelError
 from alignment.labels import value_counts_as_text
+from alignment.metrics import auc_from_ranks, auc_of_levels
 
 LEAKAGE_AUC = 0.95
 """Single-column ROC AUC from which a column is taken to leak the outcome."""
@@ -131,20 +133,32 @@ class GuardResult:
     single_auc: dict[str, float] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=4)
+def _fold_of_row(n_rows: int, seed: int) -> np.ndarray:
+    """Each row's fold in the level encoding's split: the same for every column of one screen, so it is
+    drawn once (read-only)."""
+    fold_of_row = np.empty(n_rows, dtype=np.intp)
+    split = KFold(TARGET_FOLDS, shuffle=True, random_state=seed).split(np.empty((n_rows, 0)))
+    for fold, (_, rows) in enumerate(split):
+        fold_of_row[rows] = fold
+    fold_of_row.flags.writeable = False
+    return fold_of_row
+
+
 def _out_of_fold_rate(codes: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """Each row's level win rate learned on the other folds (the overall rate for a level unseen there)."""
+    """Each row's level win rate learned on the other folds (the overall rate there for a level unseen
+    there). Wins and rows are counted per fold and level in one pass: counts of 0/1 labels are exact in
+    floats, so each rate is the very number counted fold by fold."""
     n_levels = int(codes.max()) + 1
-    total_wins = np.bincount(codes, weights=y, minlength=n_levels)
-    total_rows = np.bincount(codes, minlength=n_levels)
-    rate = np.empty(len(y))
-    for _, fold in KFold(TARGET_FOLDS, shuffle=True, random_state=seed).split(codes):
-        wins = total_wins - np.bincount(codes[fold], weights=y[fold], minlength=n_levels)
-        rows = total_rows - np.bincount(codes[fold], minlength=n_levels)
-        outside = np.delete(y, fold)
-        prior = outside.mean() if len(outside) else 0.5
-        level_rate = np.where(rows > 0, wins / np.maximum(rows, 1), prior)
-        rate[fold] = level_rate[codes[fold]]
-    return rate
+    fold = _fold_of_row(len(y), seed)
+    cell = fold * n_levels + codes
+    wins_in = np.bincount(cell, weights=y, minlength=TARGET_FOLDS * n_levels).reshape(TARGET_FOLDS, n_levels)
+    rows_in = np.bincount(cell, minlength=TARGET_FOLDS * n_levels).reshape(TARGET_FOLDS, n_levels)
+    wins, rows = wins_in.sum(axis=0) - wins_in, rows_in.sum(axis=0) - rows_in
+    rows_outside, wins_outside = len(y) - rows_in.sum(axis=1), wins_in.sum() - wins_in.sum(axis=1)
+    prior = np.where(rows_outside > 0, wins_outside / np.maximum(rows_outside, 1), 0.5)
+    level_rate = np.where(rows > 0, wins / np.maximum(rows, 1), prior[:, None])
+    return level_rate[fold, codes]
 
 
 def single_column_auc(values: pd.Series, y: np.ndarray, seed: int = 0) -> float:
@@ -178,13 +192,17 @@ def single_column_auc(values: pd.Series, y: np.ndarray, seed: int = 0) -> float:
         missing = np.isnan(rank)
         if missing.all():
             return 0.5
-        for fill in (0.0, len(rank) + 1.0):
-            auc = roc_auc_score(y, np.where(missing, fill, rank))
+        # Missing values tied below every number, then above: their average rank, the others' shifted.
+        n_missing, n_known = int(missing.sum()), int((~missing).sum())
+        below = np.where(missing, (n_missing + 1) / 2, rank + n_missing)
+        above = np.where(missing, n_known + (n_missing + 1) / 2, rank)
+        for combined in (below, above):
+            auc = auc_from_ranks(y, combined)
             best = max(best, auc, 1.0 - auc)
         if values.nunique(dropna=False) > LEVELS_AS_CATEGORIES:
             return float(best)
     codes, _ = pd.factorize(values, use_na_sentinel=False)
-    auc = roc_auc_score(y, _out_of_fold_rate(codes, y, seed))
+    auc = auc_of_levels(y, _out_of_fold_rate(codes, y, seed))
     return float(max(best, auc, 1.0 - auc))
 
 

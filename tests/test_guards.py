@@ -324,3 +324,21 @@ def test_id_like_duplicates_are_found_by_order_or_equal_values_and_distinct_ones
     assert set(dropped) == {"minus_size", "log_size", "token_copy"}
     assert "duplicate of 'size'" in dropped["minus_size"] and "duplicate of 'token'" in dropped["token_copy"]
     assert {"other_number", "token_other"} <= set(result.kept)
+
+
+def test_the_out_of_fold_rate_is_each_rows_level_rate_on_the_other_folds():
+    from sklearn.model_selection import KFold
+
+    from alignment.guards import TARGET_FOLDS, _out_of_fold_rate
+
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 5, size=503)
+    codes[:3] = 5  # a rare level: some folds never see it outside themselves, and get the overall rate
+    y = (rng.random(codes.size) < 0.3).astype(float)
+    expected = np.empty(codes.size)
+    for _, fold in KFold(TARGET_FOLDS, shuffle=True, random_state=9).split(codes):
+        outside = np.setdiff1d(np.arange(codes.size), fold)
+        for row in fold:
+            same = outside[codes[outside] == codes[row]]
+            expected[row] = y[same].mean() if same.size else y[outside].mean()
+    np.testing.assert_array_equal(_out_of_fold_rate(codes, y, seed=9), expected)

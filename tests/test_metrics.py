@@ -131,3 +131,17 @@ def test_bootstrap_subsample_is_rescaled_to_the_full_sample():
     width_full, width_sub = full[1] - full[0], sub[1] - sub[0]
     assert sub[0] < metrics.auc(y, x) < sub[1]
     assert 0.7 < width_sub / width_full < 1.4  # not the ~2.8x wider interval of 5,000 rows
+
+
+@pytest.mark.parametrize("distinct", [3, 40, None])
+def test_the_rank_aucs_are_scikit_learns(distinct):
+    # Ties count half in both: whole-point scores (few distinct values) and continuous ones.
+    rng = np.random.default_rng(distinct or 0)
+    won = (rng.random(3001) < 0.2).astype(int)
+    score = rng.normal(size=won.size) + won
+    if distinct:
+        score = np.round(score * distinct / 8)
+    expected = roc_auc_score(won, score)
+    rank = pd.Series(score).rank().to_numpy()
+    assert metrics.auc_from_ranks(won, rank) == pytest.approx(expected, abs=1e-12)
+    assert metrics.auc_of_levels(won, score) == pytest.approx(expected, abs=1e-12)
