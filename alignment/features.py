@@ -255,10 +255,18 @@ def _attribute_column(series: pd.Series) -> pd.Series | None:
 
 
 def _text_categories(series: pd.Series) -> pd.Series:
-    """Text values as a Categorical whose categories are strings (missing stays missing)."""
+    """Text values as a Categorical whose categories are strings, sorted (missing stays missing).
+
+    Only the distinct values are turned into strings (two that read alike, ``1`` and ``"1"``, become one
+    category): a million leads' values each made a Python string first took 0.16 s a column."""
     if isinstance(series.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(series.cat.categories):
         return series
-    return series.astype(object).astype("str").where(series.notna()).astype("category")
+    codes, distinct = pd.factorize(series)
+    text = pd.Index(distinct.astype(object), dtype=object).astype("str")
+    categories = text.unique().sort_values()
+    codes = np.append(categories.get_indexer(text), -1)[codes]  # a missing value's -1 stays -1
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)),
+                     index=series.index, name=series.name)
 
 
 def build_features(

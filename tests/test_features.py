@@ -415,3 +415,17 @@ def test_demo_events_after_the_moment_change_nothing(demo):
         pd.testing.assert_frame_equal(rebuilt.X, features.X)
 
 
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series([], dtype=object),
+    pd.Series([None, np.nan], dtype=object),
+    pd.Series([1, "1", None, np.nan, "b", 2.5, "a", pd.NA], dtype=object),  # 1 and "1" read alike
+    pd.Series(["x", None, "y", "x"], dtype="str", index=[5, 3, 9, 1], name="industry"),
+    pd.Series([True, None, False], dtype=object),
+])
+def test_text_attributes_become_the_categories_of_their_strings(values):
+    from alignment.features import _text_categories
+
+    every_value_as_text = values.astype(object).astype("str").where(values.notna()).astype("category")
+    pd.testing.assert_series_equal(_text_categories(values), every_value_as_text)
