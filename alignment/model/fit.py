@@ -548,6 +548,11 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
                                    windows.y_val, val_leads, val_ids)
     bar.update()
 
+    # What the card's version digests needs no challenger: digested while it trains.
+    config_json = config.model_dump(mode="json", exclude={"path"})
+    code_version = _code_version()
+    version = _model_version(feature_set, prepared.label, config_json, code_version)
+
     bar.set_postfix_str("challenger")
     challenger_results = challenger.result()
     if in_worker:
@@ -562,9 +567,6 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     bar.update()
 
     bar.set_postfix_str("writing")
-    config_json = config.model_dump(mode="json", exclude={"path"})
-    code_version = _code_version()
-    version = _model_version(feature_set, prepared.label, config_json, code_version)
     model_card = _model_card(version=version, code_version=code_version, seed=seed, config=config,
                              config_json=config_json, workspace=workspace, feature_set=feature_set,
                              prepared=prepared, card=card, results=results, check=check, effects=effects,
