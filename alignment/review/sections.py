@@ -279,23 +279,32 @@ def speed_to_lead(leads: pd.DataFrame, month: str | pd.Period, follow_up_hours: 
     if by is not None and by not in leads.columns:
         raise DataError(f"no column '{by}' to group speed-to-lead by", column=by)
 
-    def summary(frame: pd.DataFrame) -> dict:
-        hours = (_column(frame, "first_touch_at") - _column(frame, "mql_at")).dt.total_seconds() / 3600
-        touched = hours.dropna()
-        not_due = 0
-        if as_of is not None:
-            due_at = _column(frame, "mql_at") + pd.Timedelta(hours=follow_up_hours)
-            not_due = int((hours.isna() & (due_at > pd.Timestamp(as_of))).sum())
-        return {"mqls": len(frame), "touched": len(touched), "not_due": not_due,
-                "median_hours": float(touched.median()) if len(touched) else None,
-                "share_within": _rate(int((touched <= follow_up_hours).sum()), len(frame) - not_due)}
-
-    result = {"follow_up_hours": follow_up_hours, "group_by": by, **summary(mqls), "groups": []}
+    hours = (_column(mqls, "first_touch_at") - _column(mqls, "mql_at")).dt.total_seconds() / 3600
+    not_due = pd.Series(False, index=mqls.index)
+    if as_of is not None:
+        due_at = _column(mqls, "mql_at") + pd.Timedelta(hours=follow_up_hours)
+        not_due = hours.isna() & (due_at > pd.Timestamp(as_of))
+    rows = pd.DataFrame({"hours": hours, "within": hours <= follow_up_hours, "not_due": not_due})
+    overall = _speed_numbers(len(rows), rows["hours"].count(), rows["not_due"].sum(), rows["within"].sum(),
+                             rows["hours"].median())
+    result = {"follow_up_hours": follow_up_hours, "group_by": by, **overall, "groups": []}
     if by is not None:
+        # One grouped pass, not a summary per group: a month of a large team has hundreds of reps.
         groups = mqls[by].astype("string").fillna(no_value(by))
-        by_group = sorted(mqls.groupby(groups, sort=False), key=lambda kv: str(kv[0]))
-        result["groups"] = [{"group": str(name), **summary(frame)} for name, frame in by_group]
+        stats = rows.groupby(groups, sort=True).agg(
+            mqls=("hours", "size"), touched=("hours", "count"), not_due=("not_due", "sum"),
+            within=("within", "sum"), median_hours=("hours", "median"))
+        result["groups"] = [{"group": str(group), **_speed_numbers(*numbers)}
+                            for group, *numbers in stats.itertuples(name=None)]
     return result
+
+
+def _speed_numbers(mqls: int, touched: int, not_due: int, within: int, median_hours: float) -> dict:
+    """Speed-to-lead of a set of MQLs: ``share_within`` counts the untouched as late, leaves out those not
+    due yet."""
+    return {"mqls": int(mqls), "touched": int(touched), "not_due": int(not_due),
+            "median_hours": float(median_hours) if touched else None,
+            "share_within": _rate(int(within), int(mqls) - int(not_due))}
 
 
 def scoring_moment(leads: pd.DataFrame, moment: str = "mql", days_after_created: int = 0) -> pd.Series:
