@@ -526,6 +526,11 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     # The challenger shares nothing with the scale: it trains on the other core while the scale is fitted,
     # calibrated and checked on the hold-out (each single-threaded, see fit_model).
     challenger, challenger_rows, subsample_note = _start_challenger(windows, seed, in_worker)
+    # What the card's version digests needs neither: digested while the challenger trains, and before the
+    # scale (the digest's ~80 MB at 1M leads then meets the worker early, not at its peak).
+    config_json = config.model_dump(mode="json", exclude={"path"})
+    code_version = _code_version()
+    version = _model_version(feature_set, prepared.label, config_json, code_version)
     card.fit(windows.X_train, windows.y_train)
     bar.update()
 
@@ -547,11 +552,6 @@ def _fit(config: Config, out: Path, seed: int, bar, progress: bool, split_only: 
     validation = _validation_frame(feature_set, prepared.windows["validation"], scored, probability,
                                    windows.y_val, val_leads, val_ids)
     bar.update()
-
-    # What the card's version digests needs no challenger: digested while it trains.
-    config_json = config.model_dump(mode="json", exclude={"path"})
-    code_version = _code_version()
-    version = _model_version(feature_set, prepared.label, config_json, code_version)
 
     bar.set_postfix_str("challenger")
     challenger_results = challenger.result()
