@@ -16,6 +16,7 @@ from alignment.review.sections import (
     CHANNEL_HISTORY_MONTHS,
     acceptance,
     band_edges,
+    channel_mean_scores,
     channel_quality,
     conversion_by_band,
     crm_hygiene,
@@ -94,11 +95,16 @@ def month_numbers(leads: pd.DataFrame, month: str | pd.Period, *, scores: pd.Dat
            "share_touched_in_time": speed.get("share_within"),
            "psi": None, "mean_score": None}
     if scores is not None:
-        month_scores = scores["score"]
-        row["mean_score"] = float(month_scores.mean()) if len(month_scores) else None
-        if baseline_scores is not None:
-            row["psi"] = score_drift(month_scores, baseline_scores)["psi"]
+        _score_numbers(row, scores, baseline_scores)
     return row
+
+
+def _score_numbers(row: dict, scores: pd.DataFrame, baseline_scores: pd.Series | None) -> None:
+    """The trend row's numbers that need the month's scores: the mean score and the drift."""
+    month_scores = scores["score"]
+    row["mean_score"] = float(month_scores.mean()) if len(month_scores) else None
+    if baseline_scores is not None:
+        row["psi"] = score_drift(month_scores, baseline_scores)["psi"]
 
 
 def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Timestamp,
@@ -165,9 +171,14 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
                            days_after_created)
     terms = _Terms.read(agreement, service_levels)
     metrics = _sections(leads, period, as_of, terms, missing, agreement_record, history)
-    if callable(scores):  # the caller scores the window on another thread while the sections above run
+    # What needs no score is computed first: the caller may be scoring the window on another thread.
+    channels = _channel_sections(leads, period, missing, history)
+    trend = [month_numbers(leads, period - offset, scores=None, baseline_scores=None,
+                           follow_up_hours=terms.follow_up, as_of=as_of, missing=missing, history=history)
+             for offset in range(trend_months, -1, -1)]
+    if callable(scores):
         scores = scores()
-    metrics.update(_channel_sections(leads, period, missing, scores, history))
+    metrics.update(_channel_scores(channels, leads, period, scores))
     cohorts = _cohorts(leads, scores, period, trend_months, moment, days_after_created)
     metrics["model_version"] = model_version
     if scores is not None:
@@ -178,10 +189,10 @@ def monthly_metrics(leads: pd.DataFrame, month: str | pd.Period, *, as_of: pd.Ti
     metrics.update(verdict(metrics))
     metrics["commitments"] = score_commitments(metrics)
     metrics["actions"] = next_actions(metrics, metrics["commitments"])
-    metrics["trend"] = [month_numbers(leads, period - offset, scores=cohorts.get(period - offset),
-                                      baseline_scores=baseline_scores, follow_up_hours=terms.follow_up,
-                                      as_of=as_of, missing=missing, history=history)
-                        for offset in range(trend_months, -1, -1)]
+    for offset, row in zip(range(trend_months, -1, -1), trend, strict=True):
+        if cohorts.get(period - offset) is not None:
+            _score_numbers(row, cohorts[period - offset], baseline_scores)
+    metrics["trend"] = trend
     metrics["mature_cohorts"] = _mature_cohorts(cohorts, fitted_until, as_of=as_of, horizon_days=horizon_days,
                                                 edges=terms.edges)
     return to_plain(metrics)
@@ -287,12 +298,22 @@ def _sections(leads: pd.DataFrame, period: pd.Period, as_of: pd.Timestamp, terms
 
 
 def _channel_sections(leads: pd.DataFrame, period: pd.Period, missing: Mapping[str, tuple[str, ...]],
-                      scores: pd.DataFrame | None, history: pd.DataFrame) -> dict[str, list]:
-    """Campaign and source quality: every MQL of the month with its score, also one scored in an earlier
-    month (then handed over)."""
+                      history: pd.DataFrame) -> dict[str, list]:
+    """Campaign and source quality, their mean scores not yet filled in (see :func:`_channel_scores`)."""
     return {f"{channel}_quality": [] if f"{channel}_quality" in missing
-            else channel_quality(leads, period, channel, scores, history=history)
+            else channel_quality(leads, period, channel, history=history)
             for channel in ("campaign", "source")}
+
+
+def _channel_scores(channels: dict[str, list], leads: pd.DataFrame, period: pd.Period,
+                    scores: pd.DataFrame | None) -> dict[str, list]:
+    """The channel sections with each channel's mean score (:func:`channel_mean_scores`) filled in."""
+    for key, rows in channels.items():
+        channel = key.removesuffix("_quality")
+        means = channel_mean_scores(leads, period, channel, scores) if rows else {}
+        for row in rows:
+            row["mean_score"] = means.get(row[channel])
+    return channels
 
 
 def _score_sections(metrics: dict, leads: pd.DataFrame, cohort: pd.DataFrame, period: pd.Period, *,

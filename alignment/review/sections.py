@@ -550,8 +550,7 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
     new_since = (period - (NEW_CHANNEL_MONTHS - 1)).start_time
     past_accepted = _column(before, "sal_at").notna()
     mqls = mqls_of_month(leads, month)
-    if scores is not None and "score" in scores.columns:
-        mqls = join_scores(mqls, scores, ["score"], how="left")
+    mean_scores = channel_mean_scores(leads, month, by, scores)
     names = mqls[by].astype("string").fillna(no_value(by))
     accepted = _column(mqls, "sal_at").notna()
     won = _is_won(mqls)
@@ -577,9 +576,21 @@ def channel_quality(leads: pd.DataFrame, month: str | pd.Period, by: str = "camp
                      "history_mqls": past_n, "history_acceptance_rate": past_rate, "worse": worse,
                      "won": int(won[own].sum()), "closed": int(closed[own].sum()),
                      "win_rate": _rate(int(won[own].sum()), int(closed[own].sum())),
-                     "mean_score": float(mqls.loc[own, "score"].mean()) if "score" in mqls and n else None,
+                     "mean_score": mean_scores.get(str(name)),
                      "poor": poor})
     return sorted(rows, key=lambda r: (-r["mqls"], r[by]))
+
+
+def channel_mean_scores(leads: pd.DataFrame, month: str | pd.Period, by: str,
+                        scores: pd.DataFrame | None) -> dict[str, float]:
+    """Mean score of the MQLs of ``month`` per campaign (or source), every MQL with its score, also one
+    scored in an earlier month (empty without scores): the one part of :func:`channel_quality` that needs
+    them, so the rest can be computed while the window is scored."""
+    if scores is None or "score" not in scores.columns:
+        return {}
+    mqls = join_scores(mqls_of_month(leads, month), scores, ["score"], how="left")
+    names = mqls[by].astype("string").fillna(no_value(by))
+    return {str(name): float(mqls.loc[(names == name).to_numpy(), "score"].mean()) for name in names.unique()}
 
 
 def crm_hygiene(leads: pd.DataFrame, month: str | pd.Period) -> dict:
