@@ -104,8 +104,9 @@ def auc_from_ranks(won: np.ndarray, rank: np.ndarray) -> float:
 
 
 def auc_of_levels(won: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC of a score with few distinct values (a level encoding, whole points): the rows are counted
-    per distinct value (a hash, not a sort of the rows) and only the distinct values are sorted.
+    """ROC AUC of a score with few distinct values (a level encoding, whole points): each row's average rank
+    from the rows per distinct value (a hash, not a sort of the rows; only the distinct values are sorted),
+    then :func:`auc_from_ranks`.
 
     Parameters
     ----------
@@ -123,11 +124,8 @@ def auc_of_levels(won: np.ndarray, score: np.ndarray) -> float:
     order[np.argsort(levels, kind="stable")] = np.arange(levels.size)
     ranked = order[codes]  # each row's level, numbered from the lowest score
     rows = np.bincount(ranked, minlength=levels.size)
-    wins = np.bincount(ranked, weights=won, minlength=levels.size)
     average_rank = np.cumsum(rows) - (rows - 1) / 2.0
-    total_wins = wins.sum()
-    losses = won.size - total_wins
-    return float(((wins * average_rank).sum() - total_wins * (total_wins + 1) / 2) / (total_wins * losses))
+    return auc_from_ranks(won, average_rank[ranked])
 
 
 def ks(y_true, y_score) -> float:
